@@ -1,0 +1,41 @@
+"""Liveness, readiness and metrics: what an operator or a load balancer polls."""
+
+from __future__ import annotations
+
+import anyio
+from litestar import Response, get
+
+from payflow.lifespan import RuntimeDep
+from payflow.metrics import CONTENT_TYPE_LATEST
+
+READY_TIMEOUT_SECONDS = 2.0
+
+
+@get("/health/live", tags=["operations"], summary="The process is up", sync_to_thread=False)
+def live() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@get("/health/ready", tags=["operations"], summary="Database reachable and worker running")
+async def ready(runtime: RuntimeDep) -> Response[dict[str, object]]:
+    database_ok = False
+    with anyio.move_on_after(READY_TIMEOUT_SECONDS):
+        try:
+            await runtime.store.ping()
+            database_ok = True
+        except Exception:  # noqa: BLE001 - any failure means "not ready", never a 500
+            database_ok = False
+    worker_ok = runtime.worker_alive
+    ok = database_ok and worker_ok
+    body: dict[str, object] = {
+        "status": "ok" if ok else "unavailable",
+        "database": "ok" if database_ok else "unreachable",
+        "worker": "ok" if worker_ok else "stopped",
+    }
+    return Response(body, status_code=200 if ok else 503)
+
+
+@get("/metrics", tags=["operations"], summary="Prometheus metrics", include_in_schema=True)
+async def metrics(runtime: RuntimeDep) -> Response[bytes]:
+    runtime.metrics.queue_depth.set(runtime.queue.depth)
+    return Response(runtime.metrics.render(), media_type=CONTENT_TYPE_LATEST)

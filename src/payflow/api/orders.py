@@ -1,0 +1,193 @@
+"""Orders endpoints: create (idempotent), list, fetch, audit trail.
+
+Database round trips of `POST /api/orders` with a fresh key: 3 journaled writes —
+claim the key (upsert), insert the order with its payment job (one document, so
+accepting and enqueueing cannot be split by a crash), store the response for replays.
+A replay is 1 (the claim's upsert returns the completed record). `GET` paths are 1.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath, HeaderParameter, QueryParameter
+
+from payflow import idempotency
+from payflow.api.schemas import (
+    AuditEntryOut,
+    OrderOut,
+    decode_json_object,
+    encode,
+    order_out,
+    parse_create_order,
+)
+from payflow.domain.orders import Order, OrderStatus, new_order_id
+from payflow.errors import NotFound, OrderExists, PayflowError, ValidationFailed
+from payflow.lifespan import RuntimeDep
+from payflow.store.base import IdempotencyRef, OrderNumberTaken, StoredResponse
+from payflow.store.mongo import InvalidCursor
+from payflow.timefmt import isoformat
+
+JSON = "application/json"
+PROBLEM_JSON = "application/problem+json"
+CREATE_ROUTE = "/api/orders"
+
+
+def stored_problem(problem: PayflowError) -> StoredResponse:
+    """A 4xx problem as a recordable response (replayed byte for byte like a success)."""
+    body: dict[str, Any] = {
+        "type": problem.type_,
+        "title": problem.title,
+        "status": problem.status_code,
+        "detail": problem.detail,
+    }
+    if isinstance(problem.extra, dict):
+        body.update(problem.extra)
+    headers = {"content-type": PROBLEM_JSON, **(problem.headers or {})}
+    return StoredResponse(problem.status_code, headers, encode(body))
+
+
+def to_response(stored: StoredResponse) -> Response[bytes]:
+    headers = {k: v for k, v in stored.headers.items() if k.lower() != "content-type"}
+    return Response(
+        content=stored.body,
+        status_code=stored.status,
+        headers=headers,
+        media_type=stored.headers.get("content-type", JSON),
+    )
+
+
+def created(order: Order) -> StoredResponse:
+    return StoredResponse(
+        201,
+        {"content-type": JSON, "location": f"/api/orders/{order.order_number}"},
+        encode(order_out(order)),
+    )
+
+
+class OrdersController(Controller):
+    path = "/api/orders"
+    tags = ["orders"]  # noqa: RUF012 - Litestar reads it as a class attribute
+
+    @post(
+        "/",
+        status_code=201,
+        summary="Create an order (idempotent)",
+        description=(
+            "Requires an `Idempotency-Key`. A retry with the same key and body replays the first "
+            "response byte for byte with `Idempotent-Replayed: true`."
+        ),
+        response_headers=None,
+    )
+    async def create_order(
+        self,
+        request: Request[Any, Any, Any],
+        runtime: RuntimeDep,
+        idempotency_key: Annotated[
+            str | None,
+            HeaderParameter(name="Idempotency-Key", required=False, description="1-255 visible ASCII"),
+        ] = None,
+    ) -> Response[OrderOut]:
+        key = idempotency.validate_key(request.headers.get("idempotency-key"))
+        payload = decode_json_object(await request.body())
+        order_in = parse_create_order(payload)
+        request_fingerprint = idempotency.fingerprint("POST", CREATE_ROUTE, payload)
+        now = runtime.clock()
+        scope = runtime.scope_for(request)
+
+        async def create(claim: idempotency.Claim) -> StoredResponse:
+            order = Order(
+                id=new_order_id(),
+                order_number=order_in.order_number,
+                amount=order_in.amount,
+                currency=order_in.currency,
+                status=OrderStatus.PENDING,
+                payment_method=order_in.payment_method,
+                created_at=now,
+                updated_at=now,
+                metadata=order_in.metadata,
+            )
+            ref = IdempotencyRef(scope, key, request_fingerprint)
+            due_at = now + runtime.processing_delay
+            try:
+                await runtime.store.orders.insert(order, ref, due_at)
+            except OrderNumberTaken:
+                existing = await runtime.store.orders.get_with_ref(order.order_number)
+                if existing is not None and existing[1] == ref:
+                    # A holder that died after inserting: its order is this request's result.
+                    return created(existing[0])
+                raise OrderExists(
+                    f"An order with orderNumber {order.order_number!r} already exists."
+                ) from None
+            runtime.queue.schedule(order.id, due_at)
+            return created(order)
+
+        stored = await idempotency.execute(
+            runtime.store.idempotency,
+            scope,
+            key,
+            request_fingerprint,
+            now,
+            runtime.idempotency_policy,
+            create,
+            stored_problem,
+        )
+        return to_response(stored)  # type: ignore[return-value]
+
+    @get("/", summary="List orders, newest first (plain array; next page in the Link header)")
+    async def list_orders(
+        self,
+        runtime: RuntimeDep,
+        status: Annotated[OrderStatus | None, QueryParameter()] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
+        cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
+    ) -> Response[list[OrderOut]]:
+        try:
+            page = await runtime.store.orders.list(status, limit, cursor)
+        except InvalidCursor as exc:
+            raise ValidationFailed([{"field": "cursor", "message": str(exc)}]) from None
+        headers = {}
+        if page.next_cursor is not None:
+            query = f"limit={limit}&cursor={page.next_cursor}"
+            if status is not None:
+                query = f"status={status.value}&{query}"
+            headers["Link"] = f'</api/orders?{query}>; rel="next"'
+        body = encode([order_out(order) for order in page.orders])
+        return Response(content=body, media_type=JSON, headers=headers)  # type: ignore[return-value]
+
+    @get("/{order_number:str}", summary="Fetch one order")
+    async def get_order(self, runtime: RuntimeDep, order_number: FromPath[str]) -> Response[OrderOut]:
+        order = await runtime.store.orders.get(order_number)
+        if order is None:
+            raise NotFound(f"No order with orderNumber {order_number!r}.")
+        return Response(content=encode(order_out(order)), media_type=JSON)  # type: ignore[return-value]
+
+    @get(
+        "/{order_number:str}/events",
+        summary="The order's audit trail: every webhook received for it, oldest first",
+    )
+    async def order_events(
+        self,
+        runtime: RuntimeDep,
+        order_number: FromPath[str],
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 500,
+    ) -> Response[list[AuditEntryOut]]:
+        if await runtime.store.orders.get(order_number) is None:
+            raise NotFound(f"No order with orderNumber {order_number!r}.")
+        receipts = await runtime.store.payments.for_order(order_number, limit)
+        body = encode(
+            [
+                AuditEntryOut(
+                    id=r.id,
+                    received_at=isoformat(r.received_at),
+                    outcome=r.outcome,
+                    event_id=r.event_id,
+                    type=r.event_type,
+                    scheme=r.scheme,
+                    detail=r.detail,
+                )
+                for r in receipts
+            ]
+        )
+        return Response(content=body, media_type=JSON)  # type: ignore[return-value]

@@ -1,0 +1,184 @@
+"""Wire shapes (msgspec Structs, camelCase) and the exact JSON codec at the edge.
+
+Requests are decoded with JSON numbers kept exact (`float_hook=Decimal`), then
+converted into Structs that forbid unknown fields; amounts get their own check in
+`domain.money` because a JSON string must not pass as a number. Responses are
+encoded here too, so every body payflow sends (and replays) has one byte form.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import Meta
+
+from payflow.domain.money import DEFAULT_CURRENCY, MoneyError, exponent, parse_amount
+from payflow.domain.orders import ORDER_NUMBER_PATTERN, Order
+from payflow.domain.payment_methods import DEFAULT_PAYMENT_METHOD, OUTCOMES, is_known
+from payflow.errors import ValidationFailed
+from payflow.timefmt import isoformat
+
+_decoder = msgspec.json.Decoder(float_hook=Decimal)
+_encoder = msgspec.json.Encoder(decimal_format="number")
+
+MetadataKey = Annotated[str, Meta(min_length=1, max_length=40, pattern=r"^[^$.\x00][^.\x00]*$")]
+MetadataValue = Annotated[str, Meta(max_length=500)]
+
+
+class CreateOrderRequest(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+    """Body of `POST /api/orders`."""
+
+    order_number: Annotated[
+        str, Meta(pattern=ORDER_NUMBER_PATTERN, description="1-64 chars [A-Za-z0-9._:-], unique")
+    ]
+    amount: Annotated[
+        Decimal,
+        Meta(
+            description="JSON number, exact, at most the currency's minor digits",
+            examples=[149.99],
+        ),
+    ]
+    currency: Annotated[str, Meta(pattern=r"^[A-Z]{3}$", description="ISO 4217")] = DEFAULT_CURRENCY
+    payment_method: Annotated[str, Meta(description="test payment method", examples=["pm_card_visa"])] = (
+        DEFAULT_PAYMENT_METHOD
+    )
+    metadata: Annotated[dict[MetadataKey, MetadataValue], Meta(max_length=20)] = msgspec.field(
+        default_factory=dict
+    )
+
+
+class OrderOut(msgspec.Struct, rename="camel"):
+    """An order as every endpoint returns it."""
+
+    id: str
+    order_number: str
+    amount: Decimal
+    currency: str
+    status: str
+    payment_method: str
+    created_at: str
+    updated_at: str
+    paid_at: str | None
+    failure_code: str | None = None
+    failure_message: str | None = None
+    metadata: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+class AuditEntryOut(msgspec.Struct, rename="camel"):
+    """One webhook receipt in an order's audit trail."""
+
+    id: str
+    received_at: str
+    outcome: str
+    event_id: str | None
+    type: str | None
+    scheme: str | None
+    detail: str | None
+
+
+class WebhookAck(msgspec.Struct, rename="camel"):
+    received: bool
+    event_id: str
+    outcome: str
+
+
+class WebhookData(msgspec.Struct, rename="camel"):
+    order_number: str
+    amount: Any
+    currency: str = DEFAULT_CURRENCY
+    failure_code: str | None = None
+    failure_message: str | None = None
+
+
+class WebhookEvent(msgspec.Struct, rename="camel"):
+    """A payment event as the receiver accepts it; unknown fields are allowed (senders vary)."""
+
+    type: str
+    data: WebhookData
+    id: str | None = None
+    created_at: str | None = None
+
+
+def encode(value: Any) -> bytes:
+    return _encoder.encode(value)
+
+
+def order_out(order: Order) -> OrderOut:
+    return OrderOut(
+        id=order.id,
+        order_number=order.order_number,
+        amount=order.amount,
+        currency=order.currency,
+        status=order.status.value,
+        payment_method=order.payment_method,
+        created_at=isoformat(order.created_at),
+        updated_at=isoformat(order.updated_at),
+        paid_at=None if order.paid_at is None else isoformat(order.paid_at),
+        failure_code=order.failure_code,
+        failure_message=order.failure_message,
+        metadata=order.metadata,
+    )
+
+
+def decode_json_object(body: bytes) -> dict[str, Any]:
+    """Parse a request body that must be a JSON object, numbers exact."""
+    try:
+        value = _decoder.decode(body)
+    except msgspec.DecodeError as exc:
+        message = str(exc)
+        if "out of range" in message:
+            message = "a number is too large"
+        raise ValidationFailed(
+            [{"field": "body", "message": f"malformed JSON: {message}"}],
+            detail="The request body is not valid JSON.",
+        ) from None
+    if not isinstance(value, dict):
+        raise ValidationFailed([{"field": "body", "message": "must be a JSON object"}])
+    return value
+
+
+_FIELD_AT = re.compile(r"^(?P<message>.*?) - at `\$(?P<path>[^`]*)`$")
+_FIELD_NAMED = re.compile(r"field `(?P<field>[^`]*)`")
+
+
+def _field_error(exc: msgspec.ValidationError) -> dict[str, str]:
+    text = str(exc)
+    if match := _FIELD_AT.match(text):
+        path = match["path"].lstrip(".")
+        return {"field": path or "body", "message": match["message"]}
+    if match := _FIELD_NAMED.search(text):
+        return {"field": match["field"], "message": text}
+    return {"field": "body", "message": text}
+
+
+def parse_create_order(payload: dict[str, Any]) -> CreateOrderRequest:
+    """Validate a create-order body; every problem becomes a 400 with field errors."""
+    errors: list[dict[str, str]] = []
+    raw_amount = payload.get("amount")
+    shaped = dict(payload)
+    if "amount" in payload:
+        shaped["amount"] = Decimal(1)  # checked exactly below; keep msgspec off it
+    try:
+        request = msgspec.convert(shaped, CreateOrderRequest, strict=True)
+    except msgspec.ValidationError as exc:
+        raise ValidationFailed([_field_error(exc)]) from None
+    currency_ok = True
+    try:
+        exponent(request.currency)
+    except MoneyError as exc:
+        errors.append({"field": "currency", "message": str(exc)})
+        currency_ok = False
+    if currency_ok:
+        try:
+            request.amount = parse_amount(raw_amount, request.currency)
+        except MoneyError as exc:
+            errors.append({"field": "amount", "message": str(exc)})
+    if not is_known(request.payment_method):
+        known = ", ".join(sorted(OUTCOMES))
+        errors.append({"field": "paymentMethod", "message": f"unknown test payment method; use one of {known}"})
+    if errors:
+        raise ValidationFailed(errors)
+    return request

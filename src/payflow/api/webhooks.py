@@ -1,0 +1,153 @@
+"""The merchant side: `POST /api/webhooks/payments` verifies, dedupes and applies events.
+
+The signature is checked on the raw body bytes before anything is parsed, with
+constant-time comparison (`signing.verify`). An order moves Pending → Paid/Failed
+only through one conditional update, so a duplicate or late event can never cause
+a second transition. Every receipt, valid or not, is written to `payments`.
+
+Database round trips: applied = 2 (conditional update, receipt); any other outcome
+= 3 (conditional update misses, read the order to say why, receipt); rejected = 1.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from typing import Any
+
+import msgspec
+import structlog
+from litestar import Request, Response, post
+
+from payflow import signing
+from payflow.api.schemas import WebhookAck, WebhookEvent, decode_json_object, encode
+from payflow.domain.events import TARGET_STATUS
+from payflow.domain.money import CURRENCY_EXPONENTS, MoneyError, parse_amount, to_minor
+from payflow.errors import InvalidSignature, ValidationFailed
+from payflow.lifespan import RuntimeDep
+from payflow.store.base import Receipt
+
+log = structlog.get_logger(__name__)
+
+APPLIED, DUPLICATE, UNMATCHED, MISMATCH, IGNORED = (
+    "applied",
+    "duplicate",
+    "unmatched",
+    "mismatch",
+    "ignored",
+)
+REJECTED, INVALID = "rejected", "invalid"
+
+
+def new_receipt_id() -> str:
+    return f"rcpt_{secrets.token_hex(12)}"
+
+
+@post(
+    "/api/webhooks/payments",
+    status_code=200,
+    tags=["webhooks"],
+    summary="Receive a signed payment event",
+    description=(
+        "Accepts `X-Signature` (payflow), `Stripe-Signature` or Standard Webhooks headers. "
+        "Outcomes: applied, duplicate, unmatched, mismatch, ignored — all 200."
+    ),
+)
+async def receive_payment_webhook(request: Request[Any, Any, Any], runtime: RuntimeDep) -> Response[WebhookAck]:
+    body = await request.body()
+    now = runtime.clock()
+    headers = request.headers
+    scheme = signing.detect_scheme(headers)
+    receipt = Receipt(id=new_receipt_id(), received_at=now, outcome=REJECTED)
+    if scheme is None:
+        receipt.detail = "missing-signature"
+        await runtime.store.payments.record(receipt)
+        raise InvalidSignature(
+            "No signature header: send X-Signature, Stripe-Signature or webhook-signature."
+        )
+    receipt.scheme = scheme.value
+    try:
+        signing.verify(
+            scheme,
+            body,
+            headers,
+            runtime.settings.webhook_secrets,
+            int(now.timestamp()),
+            runtime.settings.webhooks.tolerance_seconds,
+        )
+    except signing.SignatureError as exc:
+        receipt.detail = exc.reason
+        await runtime.store.payments.record(receipt)
+        raise InvalidSignature(str(exc)) from None
+
+    receipt.event_key = event_key(body, None)
+    try:
+        event = msgspec.convert(decode_json_object(body), WebhookEvent, strict=True)
+    except (ValidationFailed, msgspec.ValidationError) as exc:
+        receipt.outcome, receipt.detail = INVALID, str(exc)[:500]
+        await runtime.store.payments.record(receipt)
+        if isinstance(exc, ValidationFailed):
+            raise
+        raise ValidationFailed([{"field": "body", "message": str(exc)}]) from None
+
+    key = event_key(body, event.id)
+    receipt.event_key, receipt.event_id, receipt.event_type = key, event.id, event.type
+    receipt.order_number = event.data.order_number
+    receipt.outcome, receipt.detail = await apply(runtime, event, key, now)
+    await runtime.store.payments.record(receipt)
+    bound = log.bind(event_id=key, order_number=event.data.order_number, outcome=receipt.outcome)
+    if receipt.outcome == MISMATCH:
+        bound.warning("webhook_mismatch", detail=receipt.detail)
+    else:
+        bound.info("webhook_received")
+    runtime.metrics.webhook_received(receipt.outcome)
+    ack = WebhookAck(received=True, event_id=event.id or key, outcome=receipt.outcome)
+    return Response(content=encode(ack), media_type="application/json")  # type: ignore[return-value]
+
+
+def event_key(body: bytes, event_id: str | None) -> str:
+    """The dedupe key: the event's id, or the SHA-256 of the raw body when it has none."""
+    return event_id if event_id else f"sha256:{hashlib.sha256(body).hexdigest()}"
+
+
+async def apply(
+    runtime: RuntimeDep, event: WebhookEvent, key: str, now: Any
+) -> tuple[str, str | None]:
+    """Decide and perform the outcome; returns (outcome, detail)."""
+    target = TARGET_STATUS.get(event.type)
+    if target is None:
+        return IGNORED, f"event type {event.type!r} does not change orders"
+    data = event.data
+    try:
+        if data.currency not in CURRENCY_EXPONENTS:
+            raise MoneyError(f"unsupported currency {data.currency!r}")
+        amount_minor = to_minor(parse_amount(data.amount, data.currency), data.currency)
+    except MoneyError as exc:
+        amount_minor = -1  # matches no order: the read below explains the mismatch
+        money_error: str | None = str(exc)
+    else:
+        money_error = None
+    result = await runtime.store.orders.apply_payment(
+        data.order_number,
+        data.currency,
+        amount_minor,
+        target,
+        key,
+        now,
+        data.failure_code,
+        data.failure_message,
+    )
+    if result.applied:
+        return APPLIED, f"{target.value}"
+    order = result.order
+    if order is None:
+        return UNMATCHED, "no order with this orderNumber"
+    if result.applied_event_key == key:
+        return DUPLICATE, "event already applied"
+    if money_error is not None or order.currency != data.currency or (
+        to_minor(order.amount, order.currency) != amount_minor
+    ):
+        return MISMATCH, money_error or (
+            f"event says {data.amount} {data.currency}, order is {order.amount} {order.currency}"
+        )
+    return IGNORED, f"order is {order.status.value}; {event.type} would not move it forward"

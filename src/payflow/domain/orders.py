@@ -1,0 +1,58 @@
+"""Orders: their states, the transitions allowed between them, and their identity."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+
+class OrderStatus(StrEnum):
+    PENDING = "Pending"
+    PAID = "Paid"
+    FAILED = "Failed"
+    CANCELED = "Canceled"
+    REFUNDED = "Refunded"
+
+
+# Only a Pending order moves, and only forward: a late or replayed event never undoes an outcome.
+TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    OrderStatus.PENDING: frozenset({OrderStatus.PAID, OrderStatus.FAILED, OrderStatus.CANCELED}),
+    OrderStatus.PAID: frozenset({OrderStatus.REFUNDED}),
+    OrderStatus.FAILED: frozenset(),
+    OrderStatus.CANCELED: frozenset(),
+    OrderStatus.REFUNDED: frozenset(),
+}
+
+ORDER_NUMBER_RE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+ORDER_NUMBER_PATTERN = f"^{ORDER_NUMBER_RE.pattern}$"
+
+
+def can_transition(current: OrderStatus, target: OrderStatus) -> bool:
+    return target in TRANSITIONS[current]
+
+
+def new_order_id() -> str:
+    """Random, URL-safe, sortable enough for humans: `ord_` + 24 hex digits."""
+    return f"ord_{secrets.token_hex(12)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """An order as the API shows it. Amounts are exact: `amount` has the currency's digits."""
+
+    id: str
+    order_number: str
+    amount: Decimal
+    currency: str
+    status: OrderStatus
+    payment_method: str
+    created_at: datetime
+    updated_at: datetime
+    paid_at: datetime | None = None
+    failure_code: str | None = None
+    failure_message: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,176 @@
+"""The Idempotency-Key state machine (Stripe semantics, IETF draft status codes).
+
+    absent ──claim──▶ in_progress ──complete──▶ completed ──(retention)──▶ absent
+                          │  └──5xx: release──▶ absent
+                          └──lease expired: next request takes it over (compare-and-set)
+
+Only the atomic `claim` (one upsert against a unique index) decides who executes;
+there is no read-then-write. A completed key replays the stored bytes; a key whose
+fingerprint differs is refused (422); a key still held is busy (409 + Retry-After).
+An expired record is treated as absent even before the TTL monitor deletes it.
+
+Round trips: `begin` is 1 (the claim returns the prior record when there is one),
+plus 1 for a takeover; `finish` is 1.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+
+from payflow.errors import (
+    IdempotencyInProgress,
+    IdempotencyKeyInvalid,
+    IdempotencyKeyMissing,
+    IdempotencyKeyReused,
+    PayflowError,
+)
+from payflow.store.base import IdempotencyRecord, IdempotencyStore, StoredResponse
+
+IN_PROGRESS = "in_progress"
+COMPLETED = "completed"
+MAX_KEY_LENGTH = 255
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+_canonical = msgspec.json.Encoder(order="sorted", decimal_format="number")
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    retention: timedelta
+    lease: timedelta
+    retry_after_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """We hold the key: execute the request, then `finish`."""
+
+    record: IdempotencyRecord
+    took_over: bool
+
+
+def validate_key(raw: str | None) -> str:
+    """1–255 visible ASCII characters, else a 400 problem."""
+    if raw is None or raw == "":
+        raise IdempotencyKeyMissing("Send an Idempotency-Key header (1-255 visible ASCII chars).")
+    if len(raw) > MAX_KEY_LENGTH:
+        raise IdempotencyKeyInvalid(f"Idempotency-Key is longer than {MAX_KEY_LENGTH} characters.")
+    if not all("!" <= ch <= "~" for ch in raw):
+        raise IdempotencyKeyInvalid("Idempotency-Key must be visible ASCII characters only.")
+    return raw
+
+
+def fingerprint(method: str, route: str, body: Any) -> str:
+    """SHA-256 of method, route and canonical JSON of the body (sorted keys, no spaces).
+
+    Numbers are compared by value, so `75`, `75.0` and `75.00` are the same request.
+    """
+    canonical = _canonical.encode(_normalise_numbers(body))
+    digest = hashlib.sha256()
+    digest.update(method.upper().encode() + b"\n" + route.encode() + b"\n" + canonical)
+    return digest.hexdigest()
+
+
+def _normalise_numbers(value: Any) -> Any:
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int | Decimal):
+        return Decimal(value).normalize()
+    if isinstance(value, dict):
+        return {key: _normalise_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_normalise_numbers(item) for item in value]
+    return value
+
+
+async def begin(
+    store: IdempotencyStore,
+    scope: str,
+    key: str,
+    request_fingerprint: str,
+    now: datetime,
+    policy: Policy,
+) -> Claim | StoredResponse:
+    """Claim the key, or return the stored response to replay, or raise 409/422."""
+    mine = IdempotencyRecord(
+        scope=scope,
+        key=key,
+        fingerprint=request_fingerprint,
+        state=IN_PROGRESS,
+        lease_token=uuid.uuid4().hex,
+        lease_expires_at=now + policy.lease,
+        expires_at=now + policy.retention,
+    )
+    existing = await store.claim(mine)
+    if existing is None:
+        return Claim(mine, took_over=False)
+    if existing.expires_at <= now:
+        # Retention is over: the key is free again, whatever the record says.
+        if await store.replace_if_token(existing.lease_token, mine):
+            return Claim(mine, took_over=False)
+        raise IdempotencyInProgress(policy.retry_after_seconds)
+    if existing.fingerprint != request_fingerprint:
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was used with a different request; use a new key."
+        )
+    if existing.state == COMPLETED and existing.response is not None:
+        return existing.response
+    if existing.lease_expires_at <= now:
+        # The holder died: take over its work (the caller adopts what it already wrote).
+        taken = replace(mine, expires_at=existing.expires_at)
+        if await store.replace_if_token(existing.lease_token, taken):
+            return Claim(taken, took_over=True)
+    raise IdempotencyInProgress(policy.retry_after_seconds)
+
+
+async def finish(store: IdempotencyStore, claim: Claim, response: StoredResponse) -> None:
+    """Record the outcome: 5xx releases the key, anything else is kept for replay."""
+    if response.status >= 500:
+        await store.release(claim.record)
+    else:
+        await store.complete(claim.record, response)
+
+
+def replayed(response: StoredResponse) -> StoredResponse:
+    headers = dict(response.headers)
+    headers[REPLAYED_HEADER] = "true"
+    return StoredResponse(response.status, headers, response.body)
+
+
+async def execute(
+    store: IdempotencyStore,
+    scope: str,
+    key: str,
+    request_fingerprint: str,
+    now: datetime,
+    policy: Policy,
+    handler: Callable[[Claim], Awaitable[StoredResponse]],
+    render_problem: Callable[[PayflowError], StoredResponse],
+) -> StoredResponse:
+    """Run `handler` at most once per key; 4xx problems it raises are recorded too."""
+    outcome = await begin(store, scope, key, request_fingerprint, now, policy)
+    if isinstance(outcome, StoredResponse):
+        return replayed(outcome)
+    try:
+        response = await handler(outcome)
+    except PayflowError as problem:
+        response = render_problem(problem)
+    except BaseException:
+        await store.release(outcome.record)
+        raise
+    await finish(store, outcome, response)
+    return response
+
+
+def response_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Headers worth storing for a replay (never hop-by-hop or per-connection ones)."""
+    keep = {"content-type", "location"}
+    return {name: value for name, value in headers.items() if name.lower() in keep}

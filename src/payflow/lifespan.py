@@ -1,0 +1,232 @@
+"""Start and stop everything a running payflow holds, in order, and undo it in reverse.
+
+database (embedded server when no URI) → indexes → http client → worker tasks;
+the `Runtime` they make up is what controllers receive by dependency injection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import httpx
+import structlog
+from litestar.di import NamedDependency
+
+from payflow import signing
+from payflow.config import DEFAULT_SECRET, Settings
+from payflow.idempotency import Policy
+from payflow.metrics import Metrics
+from payflow.store.base import Store
+from payflow.store.mongo import MongoStore
+from payflow.timefmt import Clock, utc_now
+from payflow.worker.channel import WorkQueue
+from payflow.worker.poller import run_poller
+from payflow.worker.processor import Processor, ProcessorConfig, new_owner_id
+from payflow.worker.sender import WebhookSender
+
+if TYPE_CHECKING:
+    from litestar import Litestar, Request
+
+log = structlog.get_logger(__name__)
+
+GLOBAL_SCOPE = "global"
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+@dataclass
+class Runtime:
+    """What request handlers and the worker share; one per application."""
+
+    settings: Settings
+    store: Store
+    clock: Clock
+    queue: WorkQueue
+    metrics: Metrics
+    mongo_uri: str = ""
+    worker_alive: bool = False
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def processing_delay(self) -> timedelta:
+        return timedelta(seconds=self.settings.processing.delay_seconds)
+
+    @property
+    def idempotency_policy(self) -> Policy:
+        s = self.settings.idempotency
+        return Policy(
+            retention=timedelta(hours=s.retention_hours),
+            lease=timedelta(seconds=s.lease_seconds),
+            retry_after_seconds=s.retry_after_seconds,
+        )
+
+    def scope_for(self, request: Request[Any, Any, Any]) -> str:  # noqa: ARG002 - API keys scope later
+        """Idempotency keys and data are scoped per client; one global scope without auth."""
+        return GLOBAL_SCOPE
+
+
+@dataclass
+class Overrides:
+    """Test seams: an injected clock, database or HTTP transport replaces the real one."""
+
+    clock: Clock = utc_now
+    database: Any = None  # a motor (or mongomock-motor) database
+    http_client: httpx.AsyncClient | None = None
+    journaled: bool = True
+    run_worker: bool = True
+
+
+# How controllers ask for the runtime (Litestar wants named dependencies spelled out).
+RuntimeDep = NamedDependency[Runtime]
+
+
+def runtime_of(app: Litestar) -> Runtime:
+    runtime: Runtime = app.state.runtime
+    return runtime
+
+
+def provide_runtime(request: Request[Any, Any, Any]) -> Runtime:
+    return runtime_of(request.app)
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: Litestar) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    overrides: Overrides = app.state.overrides
+    async with contextlib.AsyncExitStack() as stack:
+        database, uri = await stack.enter_async_context(_database(settings, overrides))
+        store = MongoStore(database, journaled=overrides.journaled)
+        await store.ensure_indexes()
+        client = overrides.http_client or await stack.enter_async_context(httpx.AsyncClient())
+        queue = WorkQueue(settings.processing.queue_size, overrides.clock)
+        stack.push_async_callback(queue.aclose)
+        runtime = Runtime(settings, store, overrides.clock, queue, Metrics(), mongo_uri=uri)
+        app.state.runtime = runtime
+        _warn_about_default_secret(settings)
+        async with anyio.create_task_group() as tasks:
+            if overrides.run_worker:
+                await tasks.start(_run_worker, runtime, client)
+            print_banner(settings, uri)
+            try:
+                yield
+            finally:
+                tasks.cancel_scope.cancel()
+                runtime.worker_alive = False
+
+
+@contextlib.asynccontextmanager
+async def _database(settings: Settings, overrides: Overrides) -> AsyncIterator[tuple[Any, str]]:
+    if overrides.database is not None:
+        yield overrides.database, ""
+        return
+    from motor.motor_asyncio import AsyncIOMotorClient
+
+    async with contextlib.AsyncExitStack() as stack:
+        uri = settings.mongo.uri
+        if not uri:
+            from payflow.store.embedded import run_embedded
+
+            server = await stack.enter_async_context(
+                run_embedded(
+                    settings.embedded.data_dir,
+                    port=settings.embedded.port,
+                    startup_timeout=settings.embedded.startup_timeout_seconds,
+                )
+            )
+            uri = server.uri
+        client: Any = AsyncIOMotorClient(uri, tz_aware=True, serverSelectionTimeoutMS=5000)
+        stack.callback(client.close)
+        await client.admin.command("ping")
+        yield client[settings.mongo.database], uri
+
+
+async def _run_worker(
+    runtime: Runtime, client: httpx.AsyncClient, *, task_status: Any = anyio.TASK_STATUS_IGNORED
+) -> None:
+    settings = runtime.settings
+    sender = WebhookSender(
+        client,
+        signing.Scheme(settings.webhooks.scheme),
+        settings.webhook_secrets,
+        settings.webhooks.timeout_seconds,
+    )
+    processor = Processor(
+        store=runtime.store,
+        sender=sender,
+        queue=runtime.queue,
+        clock=runtime.clock,
+        config=ProcessorConfig(
+            target_url=settings.webhook_target_url,
+            lease=timedelta(seconds=settings.processing.lease_seconds),
+            max_attempts=settings.processing.max_attempts,
+            retry_base_seconds=settings.processing.retry_base_seconds,
+            retry_max_seconds=settings.processing.retry_max_seconds,
+        ),
+        metrics=runtime.metrics,
+        owner=new_owner_id(),
+    )
+    runtime.worker_alive = True
+    try:
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(runtime.queue.run_timer)
+            tasks.start_soon(
+                run_poller,
+                runtime.store.orders,
+                runtime.queue,
+                runtime.clock,
+                settings.processing.poll_interval_seconds,
+                settings.processing.queue_size,
+            )
+            for _ in range(settings.processing.concurrency):
+                tasks.start_soon(_consume, runtime.queue, processor)
+            task_status.started()
+    finally:
+        runtime.worker_alive = False
+
+
+async def _consume(queue: WorkQueue, processor: Processor) -> None:
+    async for order_id in queue.receive:
+        try:
+            await processor.process(order_id)
+        except Exception:  # noqa: BLE001 - one bad job must not stop the worker; its lease expires
+            log.exception("job_failed", order_id=order_id)
+        finally:
+            queue.done(order_id)
+
+
+def _warn_about_default_secret(settings: Settings) -> None:
+    if DEFAULT_SECRET in settings.webhook_secrets and settings.server.host not in LOOPBACK_HOSTS:
+        message = (
+            "WARNING: the webhook secret is the public default 'super_secret_change_me' and payflow "
+            f"listens on {settings.server.host}, not loopback. Anyone who can reach it can forge "
+            "payments. Set PAYFLOW_WEBHOOKS__SECRET."
+        )
+        log.warning("default_webhook_secret_off_loopback", host=settings.server.host)
+        print(message, file=sys.stderr, flush=True)
+
+
+def print_banner(settings: Settings, mongo_uri: str) -> None:
+    if not mongo_uri:
+        return
+    base = settings.base_url
+    lines = [
+        f"payflow is running on {base}",
+        f"  API      {base}/api/orders",
+        f"  Swagger  {base}/swagger/index.html",
+        f"  Health   {base}/health/ready    Metrics {base}/metrics",
+        f"  mongosh  npx --yes mongosh@2 \"{_mongosh_uri(mongo_uri, settings.mongo.database)}\"",
+        f"  Webhooks signed ({settings.webhooks.scheme}) to {settings.webhook_target_url}",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+def _mongosh_uri(uri: str, database: str) -> str:
+    base, _, query = uri.partition("?")
+    scheme, _, rest = base.partition("://")
+    host = rest.split("/", 1)[0]
+    return f"{scheme}://{host}/{database}" + (f"?{query}" if query else "")

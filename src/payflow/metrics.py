@@ -1,0 +1,50 @@
+"""Prometheus metrics, one registry per application (tests build many apps in one process)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+__all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.orders_created = Counter(
+            "payflow_orders_created", "Orders accepted (201).", registry=r
+        )
+        self.idempotent_replays = Counter(
+            "payflow_idempotent_replays", "Responses replayed for a repeated key.", registry=r
+        )
+        self.idempotency_conflicts = Counter(
+            "payflow_idempotency_conflicts",
+            "Keys refused: reused with another body (422) or still in flight (409).",
+            ["reason"],
+            registry=r,
+        )
+        self.payments = Counter(
+            "payflow_payments", "Webhook receipts by outcome.", ["outcome"], registry=r
+        )
+        self.orders_processed = Counter(
+            "payflow_orders_processed", "Payment outcomes simulated.", ["result"], registry=r
+        )
+        self.deliveries = Counter(
+            "payflow_webhook_deliveries", "Webhook delivery attempts by result.", ["result"], registry=r
+        )
+        self.delivery_latency = Histogram(
+            "payflow_webhook_delivery_seconds", "Time from send to response.", registry=r
+        )
+        self.queue_depth = Gauge(
+            "payflow_queue_depth", "Order ids waiting in this process.", registry=r
+        )
+        self.lease_takeovers = Counter(
+            "payflow_lease_takeovers", "Work taken over from a holder whose lease expired.", ["kind"], registry=r
+        )
+
+    def webhook_received(self, outcome: str) -> None:
+        self.payments.labels(outcome=outcome).inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

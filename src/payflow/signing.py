@@ -1,0 +1,274 @@
+"""Webhook signatures: sign and verify for the three schemes of DESIGN §1.3.
+
+Pure functions — no I/O, and no clock: the caller passes the time in — so every
+edge case is a one-line test, and the receiver, the sender and the CLI share one
+implementation. In the spirit of the Standard Webhooks reference library.
+
+| scheme   | signature header                          | signed bytes            |
+|----------|-------------------------------------------|-------------------------|
+| payflow  | `X-Signature: t=<ts>,v1=<hex>[,v1=…]`     | `t=<ts>.` + body        |
+| stripe   | `Stripe-Signature: t=<ts>,v1=<hex>[,v1=…]`| `<ts>.` + body          |
+| standard | `webhook-signature: v1,<b64>[ v1,<b64>…]` | `<id>.<ts>.` + body     |
+|          | plus `webhook-id`, `webhook-timestamp`    |                         |
+
+All HMAC-SHA256. A request verifies if any `v1` signature in it matches any of
+the secrets (rotation); other versions (Stripe's `v0=`, Standard's `v1a,`) are
+ignored. Header values are untrusted: whatever they hold, `verify` raises only
+`SignatureError`, and it looks at no more than `MAX_HEADER_LENGTH` characters.
+Bad *configuration* (no secrets, an undecodable `whsec_` secret) is a `ValueError`.
+
+Decisions beyond the table:
+- Timestamps are canonical decimal (`0` or no leading zero, at most 15 digits),
+  so the signed text is exactly the number `verify` returns.
+- Signatures are compared as the encoded text we would have sent (lowercase hex,
+  padded base64), like Stripe and the reference library, so no two header texts
+  carry the same valid signature.
+- The timestamp is checked before the signature, as the reference library does:
+  a stale request costs no HMAC.
+- "missing-signature" means the signature header is absent; an empty one, or a
+  Standard request lacking `webhook-id`/`webhook-timestamp`, is malformed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import enum
+import hashlib
+import hmac
+import re
+from collections.abc import Mapping, Sequence
+from secrets import token_bytes
+
+DEFAULT_TOLERANCE_SECONDS = 300
+MAX_HEADER_LENGTH = 8 * 1024
+WHSEC_PREFIX = "whsec_"
+
+_TIMESTAMP = re.compile(r"0|[1-9][0-9]{0,14}")
+_MAX_TIMESTAMP = 10**15 - 1
+_HEX_SIGNATURE = re.compile(r"[0-9a-f]{64}")
+_BASE64_SIGNATURE = re.compile(r"[A-Za-z0-9+/]{43}=")
+
+
+class Scheme(enum.StrEnum):
+    PAYFLOW = "payflow"
+    STRIPE = "stripe"
+    STANDARD = "standard"
+
+
+SIGNATURE_HEADERS: dict[Scheme, str] = {
+    Scheme.PAYFLOW: "X-Signature",
+    Scheme.STRIPE: "Stripe-Signature",
+    Scheme.STANDARD: "webhook-signature",
+}
+
+
+class SignatureError(Exception):
+    """Verification failed.
+
+    `reason` is a stable slug: "missing-signature", "malformed-signature",
+    "timestamp-out-of-tolerance" or "no-matching-signature". `str(exc)` is a
+    sentence for humans that never contains an expected signature or a secret.
+    """
+
+    reason: str
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def _malformed(message: str) -> SignatureError:
+    return SignatureError("malformed-signature", message)
+
+
+def secret_key(scheme: Scheme, secret: str) -> bytes:
+    """The HMAC key bytes for `secret`.
+
+    payflow and Stripe use the secret's UTF-8 bytes, prefix and all (as Stripe
+    does). Standard Webhooks base64-decodes what follows `whsec_`, like the
+    reference library (but strictly: bad base64 is a `ValueError`); a Standard
+    secret without that prefix is taken as UTF-8 bytes, so any configured
+    string works.
+    """
+    if not secret:
+        raise ValueError("a webhook secret must not be empty")
+    if scheme is not Scheme.STANDARD or not secret.startswith(WHSEC_PREFIX):
+        return secret.encode()
+    try:
+        key = base64.b64decode(secret[len(WHSEC_PREFIX) :], validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("a whsec_ secret must be followed by valid base64") from None
+    if not key:
+        raise ValueError("a whsec_ secret must not decode to an empty key")
+    return key
+
+
+def generate_secret(scheme: Scheme) -> str:
+    """A fresh random secret with 192 bits of entropy.
+
+    `whsec_<base64>` for Standard Webhooks, as its spec wants; `whsec_<48 hex>`
+    for payflow and Stripe, which look like Stripe's and survive any shell or
+    config file unquoted.
+    """
+    raw = token_bytes(24)
+    if scheme is Scheme.STANDARD:
+        return WHSEC_PREFIX + base64.b64encode(raw).decode()
+    return WHSEC_PREFIX + raw.hex()
+
+
+def _signed_prefix(scheme: Scheme, timestamp: str, message_id: str) -> bytes:
+    if scheme is Scheme.PAYFLOW:
+        return f"t={timestamp}.".encode()
+    if scheme is Scheme.STRIPE:
+        return f"{timestamp}.".encode()
+    return f"{message_id}.{timestamp}.".encode()
+
+
+def _signature(scheme: Scheme, key: bytes, prefix: bytes, body: bytes) -> str:
+    mac = hmac.new(key, prefix, hashlib.sha256)
+    mac.update(body)  # no prefix + body copy for a large body
+    if scheme is Scheme.STANDARD:
+        return base64.b64encode(mac.digest()).decode()
+    return mac.hexdigest()
+
+
+def sign(
+    scheme: Scheme,
+    body: bytes,
+    secrets: Sequence[str],
+    timestamp: int,
+    message_id: str = "",
+) -> dict[str, str]:
+    """The headers that sign `body` at `timestamp`, one `v1` per secret.
+
+    `message_id` is required (non-empty ASCII) for Standard Webhooks, ignored
+    otherwise.
+    """
+    if not secrets:
+        raise ValueError("at least one secret is needed to sign")
+    if not 0 <= timestamp <= _MAX_TIMESTAMP:
+        raise ValueError(f"timestamp must be between 0 and {_MAX_TIMESTAMP}")
+    if scheme is Scheme.STANDARD and not (message_id and message_id.isascii()):
+        raise ValueError("Standard Webhooks needs a non-empty ASCII message_id")
+    ts = str(timestamp)
+    prefix = _signed_prefix(scheme, ts, message_id)
+    sigs = [_signature(scheme, secret_key(scheme, s), prefix, body) for s in secrets]
+    if scheme is Scheme.STANDARD:
+        return {
+            "webhook-id": message_id,
+            "webhook-timestamp": ts,
+            "webhook-signature": " ".join(f"v1,{sig}" for sig in sigs),
+        }
+    value = ",".join([f"t={ts}", *(f"v1={sig}" for sig in sigs)])
+    return {SIGNATURE_HEADERS[scheme]: value}
+
+
+def verify(
+    scheme: Scheme,
+    body: bytes,
+    headers: Mapping[str, str],
+    secrets: Sequence[str],
+    now: int,
+    tolerance: int = DEFAULT_TOLERANCE_SECONDS,
+) -> int:
+    """Check the request's signature; return its timestamp or raise `SignatureError`."""
+    if not secrets:
+        raise ValueError("at least one secret is needed to verify")
+    keys = [secret_key(scheme, s) for s in secrets]  # config errors surface on every call
+    name = SIGNATURE_HEADERS[scheme]
+    raw = _header(headers, name)
+    if raw is None:
+        raise SignatureError("missing-signature", f"The {name} header is missing.")
+    if scheme is Scheme.STANDARD:
+        message_id = _required_header(headers, "webhook-id")
+        ts_text = _required_header(headers, "webhook-timestamp")
+        signatures = _parse_standard(raw)
+    else:
+        message_id = ""
+        ts_text, signatures = _parse_t_v1(raw, name)
+
+    if not _TIMESTAMP.fullmatch(ts_text):
+        raise _malformed("The signature timestamp is not a plain decimal Unix time.")
+    timestamp = int(ts_text)
+    if abs(now - timestamp) > tolerance:
+        raise SignatureError(
+            "timestamp-out-of-tolerance",
+            f"The signature timestamp is {abs(now - timestamp)} s away from now; "
+            f"at most {tolerance} s is accepted.",
+        )
+
+    prefix = _signed_prefix(scheme, ts_text, message_id)
+    expected = [_signature(scheme, key, prefix, body).encode() for key in keys]
+    if any(hmac.compare_digest(e, s) for e in expected for s in signatures):
+        return timestamp
+    raise SignatureError(
+        "no-matching-signature", "No signature matches the body under any active secret."
+    )
+
+
+def detect_scheme(headers: Mapping[str, str]) -> Scheme | None:
+    """The scheme whose signature header is present (checked in `Scheme` order)."""
+    present = {key.lower() for key in headers if isinstance(key, str)}
+    for scheme, name in SIGNATURE_HEADERS.items():
+        if name.lower() in present:
+            return scheme
+    return None
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    """Case-insensitive lookup in any mapping; a header given twice is malformed."""
+    wanted = name.lower()
+    values = [v for k, v in headers.items() if isinstance(k, str) and k.lower() == wanted]
+    if not values:
+        return None
+    if len(values) > 1:
+        raise _malformed(f"The {name} header is given more than once.")
+    value = values[0]
+    if not isinstance(value, str) or len(value) > MAX_HEADER_LENGTH or not value.isascii():
+        raise _malformed(f"The {name} header is not short ASCII text.")
+    return value
+
+
+def _required_header(headers: Mapping[str, str], name: str) -> str:
+    value = _header(headers, name)
+    if not value:
+        raise _malformed(f"The {name} header is missing or empty.")
+    return value
+
+
+def _parse_t_v1(raw: str, name: str) -> tuple[str, list[bytes]]:
+    """`t=<ts>,v1=<hex>[,v1=…]` in any order; other keys (v0=…) are ignored."""
+    timestamps: list[str] = []
+    signatures: list[bytes] = []
+    for item in raw.split(","):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise _malformed(f"The {name} header is not a list of key=value pairs.")
+        if key == "t":
+            timestamps.append(value)
+        elif key == "v1":
+            if not _HEX_SIGNATURE.fullmatch(value):
+                raise _malformed("A v1 signature is not 64 lowercase hex digits.")
+            signatures.append(value.encode())
+    if len(timestamps) != 1:
+        raise _malformed(f"The {name} header needs exactly one t= timestamp.")
+    if not signatures:
+        raise _malformed(f"The {name} header has no v1 signature.")
+    return timestamps[0], signatures
+
+
+def _parse_standard(raw: str) -> list[bytes]:
+    """Space-separated `v1,<base64>` entries; other versions (v1a,…) are ignored."""
+    signatures: list[bytes] = []
+    for item in raw.split():
+        version, sep, value = item.partition(",")
+        if not sep:
+            raise _malformed("A webhook-signature entry is not of the form version,signature.")
+        if version == "v1":
+            if not _BASE64_SIGNATURE.fullmatch(value):
+                raise _malformed("A v1 signature is not the base64 of 32 bytes.")
+            signatures.append(value.encode())
+    if not signatures:
+        raise _malformed("The webhook-signature header has no v1 signature.")
+    return signatures

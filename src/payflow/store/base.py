@@ -1,0 +1,172 @@
+"""What payflow needs from storage, as protocols; `store.mongo` is the one implementation.
+
+Every method is one atomic single-document operation (no multi-document
+transactions: neither the embedded server's defaults nor mongomock offer them), and
+every id is deterministic or chosen before the write, so re-running a step after a
+crash is harmless.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from payflow.domain.orders import Order, OrderStatus
+
+
+class OrderNumberTaken(Exception):
+    """The unique index on `orderNumber` refused an insert."""
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyRef:
+    """Which (scope, key, fingerprint) created an order: lets a takeover adopt it."""
+
+    scope: str
+    key: str
+    fingerprint: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    """A response exactly as first sent: replays return these bytes."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    scope: str
+    key: str
+    fingerprint: str
+    state: str  # "in_progress" | "completed"
+    lease_token: str
+    lease_expires_at: datetime
+    expires_at: datetime
+    response: StoredResponse | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListPage:
+    orders: Sequence[Order]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentApplied:
+    """Result of the conditional Pending → Paid/Failed update."""
+
+    applied: bool
+    order: Order | None = None
+    applied_event_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """An order's payment job, claimed under a lease; `attempts` counts this one."""
+
+    order: Order
+    attempts: int
+    took_over: bool
+
+
+@dataclass(slots=True)
+class Receipt:
+    """One webhook received, valid or not: the audit trail in `payments`."""
+
+    id: str
+    received_at: datetime
+    outcome: str
+    event_key: str | None = None
+    event_id: str | None = None
+    event_type: str | None = None
+    order_number: str | None = None
+    scheme: str | None = None
+    detail: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class IdempotencyStore(Protocol):
+    async def claim(self, record: IdempotencyRecord) -> IdempotencyRecord | None:
+        """Insert `record` unless (scope, key) exists; return the existing record, or None."""
+
+    async def replace_if_token(self, expected_token: str, record: IdempotencyRecord) -> bool:
+        """Compare-and-set on the lease token: take over a dead holder's or an expired record."""
+
+    async def complete(self, record: IdempotencyRecord, response: StoredResponse) -> bool:
+        """Store the response if we still hold the lease."""
+
+    async def release(self, record: IdempotencyRecord) -> None:
+        """Forget the key (after a 5xx) so the retry executes again."""
+
+
+class OrderStore(Protocol):
+    async def insert(self, order: Order, ref: IdempotencyRef | None, due_at: datetime) -> None:
+        """Insert the order with its processing job queued; raise `OrderNumberTaken`."""
+
+    async def get(self, order_number: str) -> Order | None: ...
+
+    async def get_with_ref(self, order_number: str) -> tuple[Order, IdempotencyRef | None] | None:
+        ...
+
+    async def list(self, status: OrderStatus | None, limit: int, cursor: str | None) -> ListPage:
+        ...
+
+    async def apply_payment(
+        self,
+        order_number: str,
+        currency: str,
+        amount_minor: int,
+        target: OrderStatus,
+        event_key: str,
+        now: datetime,
+        failure_code: str | None,
+        failure_message: str | None,
+    ) -> PaymentApplied:
+        """Pending → target if amount and currency match, atomically; report the order as it is."""
+
+    async def claim_processing(
+        self, order_id: str, owner: str, now: datetime, lease_until: datetime
+    ) -> Job | None:
+        """Take the order's job if it is due (or its lease expired); None if someone else has it."""
+
+    async def finish_processing(self, order_id: str, owner: str, now: datetime) -> bool: ...
+
+    async def retry_processing(
+        self, order_id: str, owner: str, due_at: datetime, error: str, dead: bool
+    ) -> bool: ...
+
+    async def due_for_processing(self, now: datetime, limit: int) -> list[tuple[str, datetime]]:
+        """Ids and due times of queued jobs due by `now`, and of jobs whose lease expired."""
+
+
+class EventStore(Protocol):
+    async def save(self, event_id: str, body: bytes, event_type: str, order_number: str,
+                   created_at: datetime) -> bytes:
+        """Record an emitted event once; return the body first stored under this id."""
+
+
+class PaymentStore(Protocol):
+    async def record(self, receipt: Receipt) -> None: ...
+
+    async def for_order(self, order_number: str, limit: int) -> list[Receipt]: ...
+
+    async def seen(self, event_key: str) -> bool:
+        """Whether an earlier receipt of this event was applied."""
+
+
+class Store(Protocol):
+    """All collections, as the application holds them."""
+
+    idempotency: IdempotencyStore
+    orders: OrderStore
+    events: EventStore
+    payments: PaymentStore
+
+    async def ensure_indexes(self) -> None: ...
+
+    async def ping(self) -> None: ...

@@ -1,0 +1,79 @@
+"""The in-process queue: order ids (never payloads) on a bounded anyio channel.
+
+Orders carry their own due time (created + simulated delay). `schedule` keeps
+not-yet-due ids in a heap and a timer task moves them onto the channel when due,
+so a 5 s delay occupies no worker. The channel is bounded and `schedule` never
+blocks: an id that does not fit is simply dropped here, because MongoDB still has
+the job and the poller feeds it back. `known` stops the poller from queueing an
+id this process already holds.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from datetime import datetime
+
+import anyio
+from anyio.abc import ObjectReceiveStream, ObjectSendStream
+
+from payflow.timefmt import Clock
+
+
+class WorkQueue:
+    def __init__(self, capacity: int, clock: Clock) -> None:
+        send, receive = anyio.create_memory_object_stream[str](max_buffer_size=capacity)
+        self._send: ObjectSendStream[str] = send
+        self.receive: ObjectReceiveStream[str] = receive
+        self._clock = clock
+        self._capacity = capacity
+        self._heap: list[tuple[datetime, str]] = []
+        self._wake = anyio.Event()
+        self.known: set[str] = set()
+
+    @property
+    def depth(self) -> int:
+        return len(self.known)
+
+    def schedule(self, item: str, due_at: datetime) -> bool:
+        """Queue `item` for `due_at`; False when this process is full (the poller retries)."""
+        if item in self.known:
+            return True
+        if len(self.known) >= self._capacity:
+            return False
+        self.known.add(item)
+        if due_at <= self._clock():
+            return self._put(item)
+        heapq.heappush(self._heap, (due_at, item))
+        self._wake.set()
+        return True
+
+    def done(self, item: str) -> None:
+        """The worker finished with `item` (whatever the outcome)."""
+        self.known.discard(item)
+
+    def _put(self, item: str) -> bool:
+        try:
+            self._send.send_nowait(item)
+        except anyio.WouldBlock:
+            self.known.discard(item)
+            return False
+        return True
+
+    async def run_timer(self) -> None:
+        """Move due ids from the heap onto the channel; runs for the life of the worker."""
+        while True:
+            now = self._clock()
+            while self._heap and self._heap[0][0] <= now:
+                _, item = heapq.heappop(self._heap)
+                self._put(item)
+            wait = math.inf
+            if self._heap:
+                wait = max((self._heap[0][0] - now).total_seconds(), 0.001)
+            self._wake = anyio.Event()
+            with anyio.move_on_after(wait):
+                await self._wake.wait()
+
+    async def aclose(self) -> None:
+        await self._send.aclose()
+        await self.receive.aclose()

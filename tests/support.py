@@ -1,0 +1,72 @@
+"""Helpers shared by the test layers: an injectable clock and app builders."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from litestar.testing import AsyncTestClient
+
+from payflow.app import create_app
+from payflow.config import Settings, load_settings
+from payflow.lifespan import Overrides, runtime_of
+
+# In the future, so that the database's TTL monitor (real time) never removes test records.
+START = datetime(2036, 11, 22, 20, 47, 1, 123000, tzinfo=UTC)
+
+
+class FakeClock:
+    """A clock that moves only when a test says so."""
+
+    def __init__(self, start: datetime = START) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+def make_settings(**changes: Any) -> Settings:
+    settings = load_settings()
+    settings.processing.delay_seconds = 0
+    settings.processing.poll_interval_seconds = 0.05
+    settings.server.port = 8000
+    for dotted, value in changes.items():
+        section, key = dotted.split("__")
+        setattr(getattr(settings, section), key, value)
+    return settings
+
+
+@asynccontextmanager
+async def app_client(
+    database: Any,
+    *,
+    clock: FakeClock | None = None,
+    settings: Settings | None = None,
+    run_worker: bool = False,
+    http_client: httpx.AsyncClient | None = None,
+) -> AsyncIterator[AsyncTestClient[Any]]:
+    """A test client on a payflow app bound to `database`, worker off unless asked."""
+    app = create_app(
+        settings or make_settings(),
+        Overrides(
+            clock=clock or FakeClock(),
+            database=database,
+            run_worker=run_worker,
+            http_client=http_client,
+        ),
+    )
+    async with AsyncTestClient(app=app) as client:
+        client.app_runtime = runtime_of(app)  # type: ignore[attr-defined]
+        yield client
+
+
+def order_body(order_number: str = "ORD-67890", amount: str = "149.99", **extra: str) -> bytes:
+    fields = [f'"orderNumber":"{order_number}"', f'"amount":{amount}']
+    fields += [f'"{k}":"{v}"' for k, v in extra.items()]
+    return ("{" + ",".join(fields) + "}").encode()

@@ -50,6 +50,7 @@ async def app_client(
     settings: Settings | None = None,
     run_worker: bool = False,
     http_client: httpx.AsyncClient | None = None,
+    deliver_in_process: bool = True,
 ) -> AsyncIterator[AsyncTestClient[Any]]:
     """A test client on a payflow app bound to `database`, worker off unless asked."""
     app = create_app(
@@ -59,10 +60,12 @@ async def app_client(
             database=database,
             run_worker=run_worker,
             http_client=http_client,
+            deliver_in_process=deliver_in_process,
         ),
     )
     async with AsyncTestClient(app=app) as client:
         client.app_runtime = runtime_of(app)  # type: ignore[attr-defined]
+        client.app_http = app.state.http_client  # type: ignore[attr-defined]
         yield client
 
 

@@ -6,10 +6,10 @@ from typing import Any
 
 from litestar import Litestar, MediaType, Response, get
 from litestar.di import Provide
-from litestar.params import FromPath
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Server
+from litestar.params import FromPath
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
 
 from payflow import __version__

@@ -31,7 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"payflow {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
-    serve = commands.add_parser("serve", help="run the API, the worker and (by default) the database")
+    serve = commands.add_parser(
+        "serve", help="run the API, the worker and (by default) the database"
+    )
     serve.add_argument("--host", help="bind address (default from config: 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default from config: 8000)")
     serve.set_defaults(handler=_serve)
@@ -91,7 +93,12 @@ def _verify(args: argparse.Namespace) -> int:
     now = args.timestamp if args.timestamp is not None else int(time.time())
     try:
         timestamp = signing.verify(
-            signing.Scheme(args.scheme), _read_body(args.body), headers, args.secret, now, args.tolerance
+            signing.Scheme(args.scheme),
+            _read_body(args.body),
+            headers,
+            args.secret,
+            now,
+            args.tolerance,
         )
     except signing.SignatureError as exc:
         print(f"✗ invalid ({exc.reason}): {exc}")

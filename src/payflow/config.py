@@ -20,7 +20,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-DEFAULT_SECRET = "super_secret_change_me"  # the original sandbox's; warned about off loopback
+DEFAULT_SECRET = "super_secret_change_me"  # noqa: S105 - the original sandbox's; warned about off loopback
 DEFAULT_CONFIG_FILE = Path("config/payflow.toml")
 
 

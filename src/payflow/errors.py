@@ -22,7 +22,9 @@ from litestar.exceptions import (
 from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE, HTTP_429_TOO_MANY_REQUESTS
 
-PROBLEM_TYPE_BASE = "/problems/"  # relative URI (RFC 9457 §3.1.1), documented at GET /problems/{slug}
+PROBLEM_TYPE_BASE = (
+    "/problems/"  # relative URI (RFC 9457 §3.1.1), documented at GET /problems/{slug}
+)
 
 log = structlog.get_logger(__name__)
 
@@ -32,11 +34,11 @@ def problem_type(slug: str) -> str:
 
 
 class PayflowError(ProblemDetailsException):
-    """Base of every error a client sees. Subclasses fix `slug`, `status` and `title`."""
+    """Base of every error a client sees. Subclasses fix `slug`, `status`, `problem_title`."""
 
     slug: ClassVar[str] = "internal-error"
     status: ClassVar[int] = 500
-    title: ClassVar[str] = "Internal error"  # type: ignore[misc]
+    problem_title: ClassVar[str] = "Internal error"
 
     def __init__(
         self,
@@ -51,14 +53,14 @@ class PayflowError(ProblemDetailsException):
             headers=headers,
             extra=extra,
             type_=problem_type(self.slug),
-            title=type(self).title,
+            title=self.problem_title,
         )
 
 
 class ValidationFailed(PayflowError):
     """The request (body, query, header) breaks the contract; `errors` says where."""
 
-    slug, status, title = "validation-error", 400, "Your request is not valid"
+    slug, status, problem_title = "validation-error", 400, "Your request is not valid"
 
     def __init__(self, errors: list[dict[str, str]], detail: str | None = None) -> None:
         detail = detail or "; ".join(f"{e['field']}: {e['message']}" for e in errors)
@@ -68,25 +70,37 @@ class ValidationFailed(PayflowError):
 class IdempotencyKeyMissing(PayflowError):
     """A POST that creates something needs an Idempotency-Key header."""
 
-    slug, status, title = "idempotency-key-missing", 400, "Idempotency-Key header required"
+    slug, status, problem_title = "idempotency-key-missing", 400, "Idempotency-Key header required"
 
 
 class IdempotencyKeyInvalid(PayflowError):
     """The key is present but longer than 255 characters or not visible ASCII."""
 
-    slug, status, title = "idempotency-key-invalid", 400, "Idempotency-Key header is not valid"
+    slug, status, problem_title = (
+        "idempotency-key-invalid",
+        400,
+        "Idempotency-Key header is not valid",
+    )
 
 
 class IdempotencyKeyReused(PayflowError):
     """The key was first used with another request (different fingerprint)."""
 
-    slug, status, title = "idempotency-key-reused", 422, "Idempotency-Key reused with another request"
+    slug, status, problem_title = (
+        "idempotency-key-reused",
+        422,
+        "Idempotency-Key reused with another request",
+    )
 
 
 class IdempotencyInProgress(PayflowError):
     """The first request with this key is still running; retry after a moment."""
 
-    slug, status, title = "idempotency-in-progress", 409, "A request with this key is in progress"
+    slug, status, problem_title = (
+        "idempotency-in-progress",
+        409,
+        "A request with this key is in progress",
+    )
 
     def __init__(self, retry_after: int) -> None:
         super().__init__(
@@ -98,35 +112,35 @@ class IdempotencyInProgress(PayflowError):
 class OrderExists(PayflowError):
     """Another request (another key) already created an order with this orderNumber."""
 
-    slug, status, title = "order-exists", 409, "Order already exists"
+    slug, status, problem_title = "order-exists", 409, "Order already exists"
 
 
 class NotFound(PayflowError):
-    slug, status, title = "not-found", 404, "Not found"
+    slug, status, problem_title = "not-found", 404, "Not found"
 
 
 class MethodNotAllowed(PayflowError):
-    slug, status, title = "method-not-allowed", 405, "Method not allowed"
+    slug, status, problem_title = "method-not-allowed", 405, "Method not allowed"
 
 
 class InvalidSignature(PayflowError):
     """A webhook whose signature is missing, malformed, stale or wrong."""
 
-    slug, status, title = "invalid-signature", 401, "Webhook signature verification failed"
+    slug, status, problem_title = "invalid-signature", 401, "Webhook signature verification failed"
 
 
 class PayloadTooLarge(PayflowError):
-    slug, status, title = "payload-too-large", 413, "Request body too large"
+    slug, status, problem_title = "payload-too-large", 413, "Request body too large"
 
 
 class RateLimited(PayflowError):
-    slug, status, title = "rate-limited", 429, "Too many requests"
+    slug, status, problem_title = "rate-limited", 429, "Too many requests"
 
 
 class Unavailable(PayflowError):
     """The database cannot be reached; nothing was changed, the request may be retried."""
 
-    slug, status, title = "service-unavailable", 503, "Service temporarily unavailable"
+    slug, status, problem_title = "service-unavailable", 503, "Service temporarily unavailable"
 
 
 def problem_for(exc: Exception) -> ProblemDetailsException:
@@ -145,11 +159,13 @@ def problem_for(exc: Exception) -> ProblemDetailsException:
         if exc.status_code == HTTP_429_TOO_MANY_REQUESTS:
             return RateLimited("Slow down and retry later.", headers=exc.headers)
         if exc.status_code < 500:
-            generic = PayflowError(str(exc.detail), headers=exc.headers)
-            generic.status_code = exc.status_code
-            generic.type_ = problem_type("bad-request")
-            generic.title = "Bad request"
-            return generic
+            return ProblemDetailsException(
+                detail=str(exc.detail),
+                status_code=exc.status_code,
+                headers=exc.headers,
+                type_=problem_type("bad-request"),
+                title="Bad request",
+            )
     log.error("unhandled_error", exc_info=exc)
     return PayflowError("An unexpected error occurred; it has been logged.")
 

@@ -58,7 +58,7 @@ class Claim:
 
 
 def validate_key(raw: str | None) -> str:
-    """1–255 visible ASCII characters, else a 400 problem."""
+    """1-255 visible ASCII characters, else a 400 problem."""
     if raw is None or raw == "":
         raise IdempotencyKeyMissing("Send an Idempotency-Key header (1-255 visible ASCII chars).")
     if len(raw) > MAX_KEY_LENGTH:

@@ -11,7 +11,7 @@ import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 import httpx
@@ -65,7 +65,7 @@ class Runtime:
             retry_after_seconds=s.retry_after_seconds,
         )
 
-    def scope_for(self, request: Request[Any, Any, Any]) -> str:  # noqa: ARG002 - API keys scope later
+    def scope_for(self, request: Request[Any, Any, Any]) -> str:
         """Idempotency keys and data are scoped per client; one global scope without auth."""
         return GLOBAL_SCOPE
 
@@ -79,6 +79,7 @@ class Overrides:
     http_client: httpx.AsyncClient | None = None
     journaled: bool = True
     run_worker: bool = True
+    deliver_in_process: bool = False  # webhooks go straight to this app, without a socket
 
 
 # How controllers ask for the runtime (Litestar wants named dependencies spelled out).
@@ -102,11 +103,17 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         database, uri = await stack.enter_async_context(_database(settings, overrides))
         store = MongoStore(database, journaled=overrides.journaled)
         await store.ensure_indexes()
-        client = overrides.http_client or await stack.enter_async_context(httpx.AsyncClient())
+        client = overrides.http_client
+        if client is None:
+            transport = (
+                httpx.ASGITransport(app=cast("Any", app)) if overrides.deliver_in_process else None
+            )
+            client = await stack.enter_async_context(httpx.AsyncClient(transport=transport))
         queue = WorkQueue(settings.processing.queue_size, overrides.clock)
         stack.push_async_callback(queue.aclose)
         runtime = Runtime(settings, store, overrides.clock, queue, Metrics(), mongo_uri=uri)
         app.state.runtime = runtime
+        app.state.http_client = client
         _warn_about_default_secret(settings)
         async with anyio.create_task_group() as tasks:
             if overrides.run_worker:
@@ -145,9 +152,7 @@ async def _database(settings: Settings, overrides: Overrides) -> AsyncIterator[t
         yield client[settings.mongo.database], uri
 
 
-async def _run_worker(
-    runtime: Runtime, client: httpx.AsyncClient, *, task_status: Any = anyio.TASK_STATUS_IGNORED
-) -> None:
+def build_processor(runtime: Runtime, client: httpx.AsyncClient) -> Processor:
     settings = runtime.settings
     sender = WebhookSender(
         client,
@@ -155,7 +160,7 @@ async def _run_worker(
         settings.webhook_secrets,
         settings.webhooks.timeout_seconds,
     )
-    processor = Processor(
+    return Processor(
         store=runtime.store,
         sender=sender,
         queue=runtime.queue,
@@ -170,6 +175,13 @@ async def _run_worker(
         metrics=runtime.metrics,
         owner=new_owner_id(),
     )
+
+
+async def _run_worker(
+    runtime: Runtime, client: httpx.AsyncClient, *, task_status: Any = anyio.TASK_STATUS_IGNORED
+) -> None:
+    settings = runtime.settings
+    processor = build_processor(runtime, client)
     runtime.worker_alive = True
     try:
         async with anyio.create_task_group() as tasks:
@@ -193,7 +205,7 @@ async def _consume(queue: WorkQueue, processor: Processor) -> None:
     async for order_id in queue.receive:
         try:
             await processor.process(order_id)
-        except Exception:  # noqa: BLE001 - one bad job must not stop the worker; its lease expires
+        except Exception:
             log.exception("job_failed", order_id=order_id)
         finally:
             queue.done(order_id)
@@ -202,7 +214,7 @@ async def _consume(queue: WorkQueue, processor: Processor) -> None:
 def _warn_about_default_secret(settings: Settings) -> None:
     if DEFAULT_SECRET in settings.webhook_secrets and settings.server.host not in LOOPBACK_HOSTS:
         message = (
-            "WARNING: the webhook secret is the public default 'super_secret_change_me' and payflow "
+            f"WARNING: the webhook secret is the public default {DEFAULT_SECRET!r} and payflow "
             f"listens on {settings.server.host}, not loopback. Anyone who can reach it can forge "
             "payments. Set PAYFLOW_WEBHOOKS__SECRET."
         )
@@ -219,7 +231,7 @@ def print_banner(settings: Settings, mongo_uri: str) -> None:
         f"  API      {base}/api/orders",
         f"  Swagger  {base}/swagger/index.html",
         f"  Health   {base}/health/ready    Metrics {base}/metrics",
-        f"  mongosh  npx --yes mongosh@2 \"{_mongosh_uri(mongo_uri, settings.mongo.database)}\"",
+        f'  mongosh  npx --yes mongosh@2 "{_mongosh_uri(mongo_uri, settings.mongo.database)}"',
         f"  Webhooks signed ({settings.webhooks.scheme}) to {settings.webhook_target_url}",
     ]
     print("\n".join(lines), flush=True)

@@ -31,7 +31,10 @@ class Metrics:
             "payflow_orders_processed", "Payment outcomes simulated.", ["result"], registry=r
         )
         self.deliveries = Counter(
-            "payflow_webhook_deliveries", "Webhook delivery attempts by result.", ["result"], registry=r
+            "payflow_webhook_deliveries",
+            "Webhook delivery attempts by result.",
+            ["result"],
+            registry=r,
         )
         self.delivery_latency = Histogram(
             "payflow_webhook_delivery_seconds", "Time from send to response.", registry=r
@@ -40,7 +43,10 @@ class Metrics:
             "payflow_queue_depth", "Order ids waiting in this process.", registry=r
         )
         self.lease_takeovers = Counter(
-            "payflow_lease_takeovers", "Work taken over from a holder whose lease expired.", ["kind"], registry=r
+            "payflow_lease_takeovers",
+            "Work taken over from a holder whose lease expired.",
+            ["kind"],
+            registry=r,
         )
 
     def webhook_received(self, outcome: str) -> None:

@@ -37,7 +37,9 @@ async def test_create_returns_201_with_location_and_exact_amount(client: Client)
     assert b'"amount":149.99,' in response.content
 
 
-@pytest.mark.parametrize(("sent", "written"), [("75", b"75.00"), ("75.0", b"75.00"), ("0.1", b"0.10")])
+@pytest.mark.parametrize(
+    ("sent", "written"), [("75", b"75.00"), ("75.0", b"75.00"), ("0.1", b"0.10")]
+)
 async def test_amount_is_written_with_the_currency_minor_digits(
     client: Client, sent: str, written: bytes
 ) -> None:
@@ -267,7 +269,8 @@ async def test_list_filters_by_status(client: Client) -> None:
 
 
 @pytest.mark.parametrize(
-    "query", ["limit=0", "limit=501", "limit=abc", "status=Nope", "cursor=%%%", "cursor=bm90IGEgY3Vyc29y"]
+    "query",
+    ["limit=0", "limit=501", "limit=abc", "status=Nope", "cursor=%%%", "cursor=bm90IGEgY3Vyc29y"],
 )
 async def test_bad_list_parameters_are_400(client: Client, query: str) -> None:
     response = await client.get(f"/api/orders?{query}")

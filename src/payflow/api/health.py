@@ -23,7 +23,7 @@ async def ready(runtime: RuntimeDep) -> Response[dict[str, object]]:
         try:
             await runtime.store.ping()
             database_ok = True
-        except Exception:  # noqa: BLE001 - any failure means "not ready", never a 500
+        except Exception:
             database_ok = False
     worker_ok = runtime.worker_alive
     ok = database_ok and worker_ok

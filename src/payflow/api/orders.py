@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, QueryParameter
 
 from payflow import idempotency
@@ -32,6 +33,15 @@ from payflow.timefmt import isoformat
 JSON = "application/json"
 PROBLEM_JSON = "application/problem+json"
 CREATE_ROUTE = "/api/orders"
+PROBLEMS = {
+    status: ResponseSpec(None, description=text, media_type=PROBLEM_JSON)
+    for status, text in {
+        400: "validation-error / idempotency-key-missing / idempotency-key-invalid",
+        409: "order-exists / idempotency-in-progress (with Retry-After)",
+        413: "payload-too-large",
+        422: "idempotency-key-reused",
+    }.items()
+}
 
 
 def stored_problem(problem: PayflowError) -> StoredResponse:
@@ -74,6 +84,7 @@ class OrdersController(Controller):
         "/",
         status_code=201,
         summary="Create an order (idempotent)",
+        responses={201: ResponseSpec(OrderOut, description="Created (or replayed)"), **PROBLEMS},
         description=(
             "Requires an `Idempotency-Key`. A retry with the same key and body replays the first "
             "response byte for byte with `Idempotent-Replayed: true`."
@@ -86,9 +97,11 @@ class OrdersController(Controller):
         runtime: RuntimeDep,
         idempotency_key: Annotated[
             str | None,
-            HeaderParameter(name="Idempotency-Key", required=False, description="1-255 visible ASCII"),
+            HeaderParameter(
+                name="Idempotency-Key", required=False, description="1-255 visible ASCII"
+            ),
         ] = None,
-    ) -> Response[OrderOut]:
+    ) -> Response[bytes]:
         key = idempotency.validate_key(request.headers.get("idempotency-key"))
         payload = decode_json_object(await request.body())
         order_in = parse_create_order(payload)
@@ -133,18 +146,22 @@ class OrdersController(Controller):
             create,
             stored_problem,
         )
-        return to_response(stored)  # type: ignore[return-value]
+        return to_response(stored)
 
-    @get("/", summary="List orders, newest first (plain array; next page in the Link header)")
+    @get(
+        "/",
+        summary="List orders, newest first (plain array; next page in the Link header)",
+        responses={200: ResponseSpec(list[OrderOut], description="Orders")},
+    )
     async def list_orders(
         self,
         runtime: RuntimeDep,
         status: Annotated[OrderStatus | None, QueryParameter()] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
         cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
-    ) -> Response[list[OrderOut]]:
+    ) -> Response[bytes]:
         try:
-            page = await runtime.store.orders.list(status, limit, cursor)
+            page = await runtime.store.orders.page(status, limit, cursor)
         except InvalidCursor as exc:
             raise ValidationFailed([{"field": "cursor", "message": str(exc)}]) from None
         headers = {}
@@ -154,25 +171,32 @@ class OrdersController(Controller):
                 query = f"status={status.value}&{query}"
             headers["Link"] = f'</api/orders?{query}>; rel="next"'
         body = encode([order_out(order) for order in page.orders])
-        return Response(content=body, media_type=JSON, headers=headers)  # type: ignore[return-value]
+        return Response(content=body, media_type=JSON, headers=headers)
 
-    @get("/{order_number:str}", summary="Fetch one order")
-    async def get_order(self, runtime: RuntimeDep, order_number: FromPath[str]) -> Response[OrderOut]:
+    @get(
+        "/{order_number:str}",
+        summary="Fetch one order",
+        responses={200: ResponseSpec(OrderOut, description="The order")},
+    )
+    async def get_order(
+        self, runtime: RuntimeDep, order_number: FromPath[str]
+    ) -> Response[bytes]:
         order = await runtime.store.orders.get(order_number)
         if order is None:
             raise NotFound(f"No order with orderNumber {order_number!r}.")
-        return Response(content=encode(order_out(order)), media_type=JSON)  # type: ignore[return-value]
+        return Response(content=encode(order_out(order)), media_type=JSON)
 
     @get(
         "/{order_number:str}/events",
         summary="The order's audit trail: every webhook received for it, oldest first",
+        responses={200: ResponseSpec(list[AuditEntryOut], description="Audit trail")},
     )
     async def order_events(
         self,
         runtime: RuntimeDep,
         order_number: FromPath[str],
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 500,
-    ) -> Response[list[AuditEntryOut]]:
+    ) -> Response[bytes]:
         if await runtime.store.orders.get(order_number) is None:
             raise NotFound(f"No order with orderNumber {order_number!r}.")
         receipts = await runtime.store.payments.for_order(order_number, limit)
@@ -190,4 +214,4 @@ class OrdersController(Controller):
                 for r in receipts
             ]
         )
-        return Response(content=body, media_type=JSON)  # type: ignore[return-value]
+        return Response(content=body, media_type=JSON)

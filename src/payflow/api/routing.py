@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import lru_cache
+from typing import cast
 
 from litestar.types import ASGIApp, Receive, Scope, Send
 
@@ -32,7 +33,9 @@ class CaseInsensitivePaths:
         for template in self._templates:
             if len(template) != len(parts):
                 continue
-            if all(t is None or t.lower() == p.lower() for t, p in zip(template, parts, strict=True)):
+            if all(
+                t is None or t.lower() == p.lower() for t, p in zip(template, parts, strict=True)
+            ):
                 fixed = [p if t is None else t for t, p in zip(template, parts, strict=True)]
                 return "/" + "/".join(fixed) + ("/" if path.endswith("/") and len(path) > 1 else "")
         return path
@@ -42,5 +45,5 @@ class CaseInsensitivePaths:
             path = scope["path"]
             canonical = self.canonical(path)
             if canonical != path:
-                scope = {**scope, "path": canonical, "raw_path": canonical.encode()}  # type: ignore[typeddict-item]
+                scope = cast("Scope", {**scope, "path": canonical, "raw_path": canonical.encode()})
         await self.app(scope, receive, send)

@@ -42,9 +42,9 @@ class CreateOrderRequest(msgspec.Struct, forbid_unknown_fields=True, rename="cam
         ),
     ]
     currency: Annotated[str, Meta(pattern=r"^[A-Z]{3}$", description="ISO 4217")] = DEFAULT_CURRENCY
-    payment_method: Annotated[str, Meta(description="test payment method", examples=["pm_card_visa"])] = (
-        DEFAULT_PAYMENT_METHOD
-    )
+    payment_method: Annotated[
+        str, Meta(description="test payment method", examples=["pm_card_visa"])
+    ] = DEFAULT_PAYMENT_METHOD
     metadata: Annotated[dict[MetadataKey, MetadataValue], Meta(max_length=20)] = msgspec.field(
         default_factory=dict
     )
@@ -178,7 +178,12 @@ def parse_create_order(payload: dict[str, Any]) -> CreateOrderRequest:
             errors.append({"field": "amount", "message": str(exc)})
     if not is_known(request.payment_method):
         known = ", ".join(sorted(OUTCOMES))
-        errors.append({"field": "paymentMethod", "message": f"unknown test payment method; use one of {known}"})
+        errors.append(
+            {
+                "field": "paymentMethod",
+                "message": f"unknown test payment method; use one of {known}",
+            }
+        )
     if errors:
         raise ValidationFailed(errors)
     return request

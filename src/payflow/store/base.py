@@ -110,11 +110,13 @@ class OrderStore(Protocol):
 
     async def get(self, order_number: str) -> Order | None: ...
 
-    async def get_with_ref(self, order_number: str) -> tuple[Order, IdempotencyRef | None] | None:
-        ...
+    async def get_with_ref(
+        self, order_number: str
+    ) -> tuple[Order, IdempotencyRef | None] | None: ...
 
-    async def list(self, status: OrderStatus | None, limit: int, cursor: str | None) -> ListPage:
-        ...
+    async def page(
+        self, status: OrderStatus | None, limit: int, cursor: str | None
+    ) -> ListPage: ...
 
     async def apply_payment(
         self,
@@ -145,8 +147,9 @@ class OrderStore(Protocol):
 
 
 class EventStore(Protocol):
-    async def save(self, event_id: str, body: bytes, event_type: str, order_number: str,
-                   created_at: datetime) -> bytes:
+    async def save(
+        self, event_id: str, body: bytes, event_type: str, order_number: str, created_at: datetime
+    ) -> bytes:
         """Record an emitted event once; return the body first stored under this id."""
 
 
@@ -162,10 +165,17 @@ class PaymentStore(Protocol):
 class Store(Protocol):
     """All collections, as the application holds them."""
 
-    idempotency: IdempotencyStore
-    orders: OrderStore
-    events: EventStore
-    payments: PaymentStore
+    @property
+    def idempotency(self) -> IdempotencyStore: ...
+
+    @property
+    def orders(self) -> OrderStore: ...
+
+    @property
+    def events(self) -> EventStore: ...
+
+    @property
+    def payments(self) -> PaymentStore: ...
 
     async def ensure_indexes(self) -> None: ...
 

@@ -57,7 +57,9 @@ class MongoStore:
     async def ensure_indexes(self) -> None:
         db = self.database
         await db.orders.create_index("orderNumber", unique=True)
-        await db.orders.create_index([("processing.state", ASCENDING), ("processing.dueAt", ASCENDING)])
+        await db.orders.create_index(
+            [("processing.state", ASCENDING), ("processing.dueAt", ASCENDING)]
+        )
         await db.orders.create_index([("createdAt", DESCENDING), ("_id", DESCENDING)])
         await db.idempotency.create_index([("scope", ASCENDING), ("key", ASCENDING)], unique=True)
         await db.idempotency.create_index("expiresAt", expireAfterSeconds=0)
@@ -172,7 +174,11 @@ class MongoOrderStore:
     async def insert(self, order: Order, ref: IdempotencyRef | None, due_at: datetime) -> None:
         doc = _order_doc(order)
         if ref is not None:
-            doc["idempotency"] = {"scope": ref.scope, "key": ref.key, "fingerprint": ref.fingerprint}
+            doc["idempotency"] = {
+                "scope": ref.scope,
+                "key": ref.key,
+                "fingerprint": ref.fingerprint,
+            }
         # The payment job lives on the order: creating and enqueueing is one atomic insert.
         doc["processing"] = {"state": QUEUED, "dueAt": due_at, "attempts": 0}
         try:
@@ -193,7 +199,7 @@ class MongoOrderStore:
             None if ref is None else IdempotencyRef(ref["scope"], ref["key"], ref["fingerprint"])
         )
 
-    async def list(self, status: OrderStatus | None, limit: int, cursor: str | None) -> ListPage:
+    async def page(self, status: OrderStatus | None, limit: int, cursor: str | None) -> ListPage:
         query: dict[str, Any] = {}
         if status is not None:
             query["status"] = status.value
@@ -223,7 +229,11 @@ class MongoOrderStore:
         failure_code: str | None,
         failure_message: str | None,
     ) -> PaymentApplied:
-        update: dict[str, Any] = {"status": target.value, "updatedAt": now, "appliedEventKey": event_key}
+        update: dict[str, Any] = {
+            "status": target.value,
+            "updatedAt": now,
+            "appliedEventKey": event_key,
+        }
         if target is OrderStatus.PAID:
             update["paidAt"] = now
         else:
@@ -439,7 +449,9 @@ class MongoPaymentStore:
         ]
 
     async def seen(self, event_key: str) -> bool:
-        doc = await self.collection.find_one({"eventKey": event_key, "outcome": "applied"}, {"_id": 1})
+        doc = await self.collection.find_one(
+            {"eventKey": event_key, "outcome": "applied"}, {"_id": 1}
+        )
         return doc is not None
 
 

@@ -14,5 +14,5 @@ def retry_delay(
     attempt: int, base: float, cap: float, rand: Callable[[], float] = random.random
 ) -> float:
     """Seconds to wait before retry number `attempt` (1 = first retry)."""
-    ceiling = min(cap, base * 2 ** max(attempt - 1, 0))
-    return ceiling * rand()
+    ceiling = min(cap, base * 2.0 ** max(attempt - 1, 0))
+    return float(ceiling * rand())

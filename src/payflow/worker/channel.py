@@ -54,7 +54,7 @@ class WorkQueue:
 
     def _put(self, item: str) -> bool:
         try:
-            self._send.send_nowait(item)
+            self._send.send_nowait(item)  # type: ignore[attr-defined]
         except anyio.WouldBlock:
             self.known.discard(item)
             return False

@@ -33,6 +33,6 @@ async def run_poller(
             fed = await poll_once(orders, queue, clock, batch)
             if fed:
                 log.info("poller_fed", count=fed)
-        except Exception as exc:  # noqa: BLE001 - a database blip must not stop the poller
+        except Exception as exc:
             log.warning("poller_failed", error=str(exc))
         await anyio.sleep(interval)

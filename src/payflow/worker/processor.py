@@ -57,7 +57,9 @@ class Processor:
 
     async def process(self, order_id: str) -> None:
         now = self.clock()
-        job = await self.store.orders.claim_processing(order_id, self.owner, now, now + self.config.lease)
+        job = await self.store.orders.claim_processing(
+            order_id, self.owner, now, now + self.config.lease
+        )
         if job is None:
             return  # not due, already done, or another process holds it
         order = job.order
@@ -66,7 +68,7 @@ class Processor:
             self.metrics.lease_takeovers.labels(kind="order").inc()
             bound.info("lease_taken_over")
         if order.status is not OrderStatus.PENDING:
-            # Already decided (by our earlier delivery, or a webhook from elsewhere): nothing to send.
+            # Already decided (our earlier delivery, or a webhook from elsewhere): nothing to send.
             await self.store.orders.finish_processing(order.id, self.owner, now)
             return
         outcome = outcome_for(order.payment_method)
@@ -86,7 +88,9 @@ class Processor:
             bound.info("webhook_delivered", latency_ms=round(result.latency_seconds * 1000, 1))
             return
         dead = job.attempts >= self.config.max_attempts
-        delay = retry_delay(job.attempts, self.config.retry_base_seconds, self.config.retry_max_seconds)
+        delay = retry_delay(
+            job.attempts, self.config.retry_base_seconds, self.config.retry_max_seconds
+        )
         due_at = self.clock() + timedelta(seconds=delay)
         await self.store.orders.retry_processing(
             order.id, self.owner, due_at, result.error or "delivery failed", dead

@@ -51,7 +51,9 @@ class WebhookSender:
         }
         started = time.perf_counter()
         try:
-            response = await self._client.post(url, content=body, headers=headers, timeout=self._timeout)
+            response = await self._client.post(
+                url, content=body, headers=headers, timeout=self._timeout
+            )
         except httpx.HTTPError as exc:
             return DeliveryResult(
                 ok=False,

@@ -1,0 +1,142 @@
+"""The payment job, one step at a time: claim → event → signed delivery → finish or retry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from payflow.lifespan import build_processor
+from payflow.worker.processor import Processor
+from tests.support import FakeClock, app_client, make_settings, order_body
+
+pytestmark = pytest.mark.anyio
+Client = AsyncTestClient[Any]
+
+
+def processor_for(client: Client) -> Processor:
+    return build_processor(client.app_runtime, client.app_http)  # type: ignore[attr-defined]
+
+
+async def create(client: Client, number: str, method: str = "pm_card_visa") -> str:
+    response = await client.post(
+        "/api/orders",
+        headers={"Idempotency-Key": number},
+        content=order_body(number, paymentMethod=method),
+    )
+    assert response.status_code == 201
+    order_id: str = response.json()["id"]
+    return order_id
+
+
+async def order(client: Client, number: str) -> dict[str, Any]:
+    body: dict[str, Any] = (await client.get(f"/api/orders/{number}")).json()
+    return body
+
+
+async def test_succeeding_card_is_paid_through_a_signed_webhook(client: Client) -> None:
+    order_id = await create(client, "A-1")
+    await processor_for(client).process(order_id)
+    assert (await order(client, "A-1"))["status"] == "Paid"
+    trail = (await client.get("/api/orders/A-1/events")).json()
+    assert [(e["outcome"], e["scheme"]) for e in trail] == [("applied", "payflow")]
+
+
+@pytest.mark.parametrize(
+    ("method", "code"),
+    [
+        ("pm_card_chargeDeclined", "generic_decline"),
+        ("pm_card_chargeDeclinedInsufficientFunds", "insufficient_funds"),
+        ("pm_card_chargeDeclinedExpiredCard", "expired_card"),
+        ("pm_card_chargeDeclinedProcessingError", "processing_error"),
+    ],
+)
+async def test_declining_cards_fail_with_their_code(client: Client, method: str, code: str) -> None:
+    order_id = await create(client, "D-1", method)
+    await processor_for(client).process(order_id)
+    failed = await order(client, "D-1")
+    assert failed["status"] == "Failed"
+    assert failed["failureCode"] == code
+
+
+async def test_job_is_processed_once(client: Client) -> None:
+    order_id = await create(client, "A-1")
+    processor = processor_for(client)
+    await processor.process(order_id)
+    await processor.process(order_id)
+    trail = (await client.get("/api/orders/A-1/events")).json()
+    assert len(trail) == 1
+
+
+async def test_job_is_not_claimed_before_it_is_due(mock_db: Any, clock: FakeClock) -> None:
+    settings = make_settings(processing__delay_seconds=5)
+    async with app_client(mock_db, clock=clock, settings=settings) as client:
+        order_id = await create(client, "A-1")
+        await processor_for(client).process(order_id)
+        assert (await order(client, "A-1"))["status"] == "Pending"
+        clock.advance(seconds=5)
+        await processor_for(client).process(order_id)
+        assert (await order(client, "A-1"))["status"] == "Paid"
+
+
+async def test_crashed_holder_is_taken_over_after_its_lease_and_paid_once(
+    client: Client, clock: FakeClock
+) -> None:
+    order_id = await create(client, "A-1")
+    runtime = client.app_runtime  # type: ignore[attr-defined]
+    # A holder claims the job and dies before delivering.
+    job = await runtime.store.orders.claim_processing(order_id, "dead", clock.now, clock.now)
+    assert job is not None
+    clock.advance(seconds=1)
+    await processor_for(client).process(order_id)
+    assert (await order(client, "A-1"))["status"] == "Paid"
+
+
+async def test_redelivery_after_a_lost_finish_is_a_duplicate_not_a_second_payment(
+    client: Client, clock: FakeClock
+) -> None:
+    order_id = await create(client, "A-1")
+    runtime = client.app_runtime  # type: ignore[attr-defined]
+    await processor_for(client).process(order_id)
+    # Pretend the process died after delivering but before recording it.
+    await runtime.store.database.orders.update_one(
+        {"_id": order_id},
+        {"$set": {"processing.state": "processing", "processing.leaseExpiresAt": clock.now}},
+    )
+    clock.advance(seconds=1)
+    await processor_for(client).process(order_id)
+    trail = (await client.get("/api/orders/A-1/events")).json()
+    assert [e["outcome"] for e in trail] == ["applied"]  # the job saw Paid and sent nothing
+
+
+async def test_failed_delivery_is_rescheduled_with_backoff(mock_db: Any, clock: FakeClock) -> None:
+    settings = make_settings(webhooks__target_url="http://127.0.0.1:9/nowhere")
+    async with app_client(
+        mock_db, clock=clock, settings=settings, deliver_in_process=False
+    ) as client:
+        order_id = await create(client, "A-1")
+        await processor_for(client).process(order_id)
+        runtime = client.app_runtime  # type: ignore[attr-defined]
+        doc = await runtime.store.database.orders.find_one({"_id": order_id})
+        assert doc["processing"]["state"] == "queued"
+        assert doc["processing"]["attempts"] == 1
+        assert "ConnectError" in doc["processing"]["lastError"]
+        assert (await order(client, "A-1"))["status"] == "Pending"
+
+
+async def test_delivery_is_dead_after_max_attempts(mock_db: Any, clock: FakeClock) -> None:
+    settings = make_settings(
+        webhooks__target_url="http://127.0.0.1:9/nowhere", processing__max_attempts=2
+    )
+    async with app_client(
+        mock_db, clock=clock, settings=settings, deliver_in_process=False
+    ) as client:
+        order_id = await create(client, "A-1")
+        runtime = client.app_runtime  # type: ignore[attr-defined]
+        for _ in range(2):
+            await processor_for(client).process(order_id)
+            clock.advance(seconds=settings.processing.retry_max_seconds)
+        doc = await runtime.store.database.orders.find_one({"_id": order_id})
+        assert doc["processing"]["state"] == "dead"
+        assert doc["processing"]["attempts"] == 2

@@ -64,6 +64,7 @@ class ProcessingSettings(BaseModel):
     queue_size: int = Field(default=10_000, ge=1)
     poll_interval_seconds: float = Field(default=1.0, gt=0)
     lease_seconds: float = Field(default=30.0, gt=0)
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0)
     max_attempts: int = Field(default=8, ge=1)
     retry_base_seconds: float = Field(default=1.0, gt=0)
     retry_max_seconds: float = Field(default=300.0, gt=0)

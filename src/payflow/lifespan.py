@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, cast
 
@@ -18,16 +18,16 @@ import httpx
 import structlog
 from litestar.di import NamedDependency
 
-from payflow import signing
 from payflow.config import DEFAULT_SECRET, Settings
+from payflow.domain.endpoints import DEFAULT_ENDPOINT_ID, Endpoint
 from payflow.idempotency import Policy
 from payflow.metrics import Metrics
 from payflow.store.base import Store
 from payflow.store.mongo import MongoStore
 from payflow.timefmt import Clock, utc_now
 from payflow.worker.channel import WorkQueue
-from payflow.worker.poller import run_poller
 from payflow.worker.processor import Processor, ProcessorConfig, new_owner_id
+from payflow.worker.runner import Worker
 from payflow.worker.sender import WebhookSender
 
 if TYPE_CHECKING:
@@ -49,8 +49,11 @@ class Runtime:
     queue: WorkQueue
     metrics: Metrics
     mongo_uri: str = ""
-    worker_alive: bool = False
-    extras: dict[str, Any] = field(default_factory=dict)
+    worker: Worker | None = None
+
+    @property
+    def worker_alive(self) -> bool:
+        return self.worker is not None and self.worker.alive
 
     @property
     def processing_delay(self) -> timedelta:
@@ -117,13 +120,15 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         _warn_about_default_secret(settings)
         async with anyio.create_task_group() as tasks:
             if overrides.run_worker:
-                await tasks.start(_run_worker, runtime, client)
+                runtime.worker = build_worker(runtime, client)
+                await tasks.start(runtime.worker.run)
             print_banner(settings, uri)
             try:
                 yield
             finally:
+                if runtime.worker is not None:
+                    await runtime.worker.stop(settings.processing.shutdown_grace_seconds)
                 tasks.cancel_scope.cancel()
-                runtime.worker_alive = False
 
 
 @contextlib.asynccontextmanager
@@ -152,21 +157,25 @@ async def _database(settings: Settings, overrides: Overrides) -> AsyncIterator[t
         yield client[settings.mongo.database], uri
 
 
+def default_endpoint(settings: Settings) -> Endpoint:
+    """The endpoint configured in settings: by default this process's own receiver."""
+    return Endpoint(
+        id=DEFAULT_ENDPOINT_ID,
+        url=settings.webhook_target_url,
+        scheme=settings.webhooks.scheme,
+        secrets=settings.webhook_secrets,
+    )
+
+
 def build_processor(runtime: Runtime, client: httpx.AsyncClient) -> Processor:
     settings = runtime.settings
-    sender = WebhookSender(
-        client,
-        signing.Scheme(settings.webhooks.scheme),
-        settings.webhook_secrets,
-        settings.webhooks.timeout_seconds,
-    )
+    endpoints = [default_endpoint(settings)]
     return Processor(
         store=runtime.store,
-        sender=sender,
+        sender=WebhookSender(client, settings.webhooks.timeout_seconds),
         queue=runtime.queue,
         clock=runtime.clock,
         config=ProcessorConfig(
-            target_url=settings.webhook_target_url,
             lease=timedelta(seconds=settings.processing.lease_seconds),
             max_attempts=settings.processing.max_attempts,
             retry_base_seconds=settings.processing.retry_base_seconds,
@@ -174,41 +183,19 @@ def build_processor(runtime: Runtime, client: httpx.AsyncClient) -> Processor:
         ),
         metrics=runtime.metrics,
         owner=new_owner_id(),
+        endpoints=lambda: endpoints,
     )
 
 
-async def _run_worker(
-    runtime: Runtime, client: httpx.AsyncClient, *, task_status: Any = anyio.TASK_STATUS_IGNORED
-) -> None:
-    settings = runtime.settings
-    processor = build_processor(runtime, client)
-    runtime.worker_alive = True
-    try:
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(runtime.queue.run_timer)
-            tasks.start_soon(
-                run_poller,
-                runtime.store.orders,
-                runtime.queue,
-                runtime.clock,
-                settings.processing.poll_interval_seconds,
-                settings.processing.queue_size,
-            )
-            for _ in range(settings.processing.concurrency):
-                tasks.start_soon(_consume, runtime.queue, processor)
-            task_status.started()
-    finally:
-        runtime.worker_alive = False
-
-
-async def _consume(queue: WorkQueue, processor: Processor) -> None:
-    async for order_id in queue.receive:
-        try:
-            await processor.process(order_id)
-        except Exception:
-            log.exception("job_failed", order_id=order_id)
-        finally:
-            queue.done(order_id)
+def build_worker(runtime: Runtime, client: httpx.AsyncClient) -> Worker:
+    processing = runtime.settings.processing
+    return Worker(
+        build_processor(runtime, client),
+        runtime.queue,
+        concurrency=processing.concurrency,
+        poll_interval=processing.poll_interval_seconds,
+        poll_batch=processing.queue_size,
+    )
 
 
 def _warn_about_default_secret(settings: Settings) -> None:

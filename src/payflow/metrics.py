@@ -39,6 +39,9 @@ class Metrics:
         self.delivery_latency = Histogram(
             "payflow_webhook_delivery_seconds", "Time from send to response.", registry=r
         )
+        self.dead_letters = Counter(
+            "payflow_webhook_dead_letters", "Deliveries that ran out of attempts.", registry=r
+        )
         self.queue_depth = Gauge(
             "payflow_queue_depth", "Order ids waiting in this process.", registry=r
         )

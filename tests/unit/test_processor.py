@@ -37,7 +37,7 @@ async def order(client: Client, number: str) -> dict[str, Any]:
 
 async def test_succeeding_card_is_paid_through_a_signed_webhook(client: Client) -> None:
     order_id = await create(client, "A-1")
-    await processor_for(client).process(order_id)
+    await processor_for(client).process_order(order_id)
     assert (await order(client, "A-1"))["status"] == "Paid"
     trail = (await client.get("/api/orders/A-1/events")).json()
     assert [(e["outcome"], e["scheme"]) for e in trail] == [("applied", "payflow")]
@@ -54,7 +54,7 @@ async def test_succeeding_card_is_paid_through_a_signed_webhook(client: Client) 
 )
 async def test_declining_cards_fail_with_their_code(client: Client, method: str, code: str) -> None:
     order_id = await create(client, "D-1", method)
-    await processor_for(client).process(order_id)
+    await processor_for(client).process_order(order_id)
     failed = await order(client, "D-1")
     assert failed["status"] == "Failed"
     assert failed["failureCode"] == code
@@ -63,8 +63,8 @@ async def test_declining_cards_fail_with_their_code(client: Client, method: str,
 async def test_job_is_processed_once(client: Client) -> None:
     order_id = await create(client, "A-1")
     processor = processor_for(client)
-    await processor.process(order_id)
-    await processor.process(order_id)
+    await processor.process_order(order_id)
+    await processor.process_order(order_id)
     trail = (await client.get("/api/orders/A-1/events")).json()
     assert len(trail) == 1
 
@@ -73,10 +73,10 @@ async def test_job_is_not_claimed_before_it_is_due(mock_db: Any, clock: FakeCloc
     settings = make_settings(processing__delay_seconds=5)
     async with app_client(mock_db, clock=clock, settings=settings) as client:
         order_id = await create(client, "A-1")
-        await processor_for(client).process(order_id)
+        await processor_for(client).process_order(order_id)
         assert (await order(client, "A-1"))["status"] == "Pending"
         clock.advance(seconds=5)
-        await processor_for(client).process(order_id)
+        await processor_for(client).process_order(order_id)
         assert (await order(client, "A-1"))["status"] == "Paid"
 
 
@@ -89,7 +89,7 @@ async def test_crashed_holder_is_taken_over_after_its_lease_and_paid_once(
     job = await runtime.store.orders.claim_processing(order_id, "dead", clock.now, clock.now)
     assert job is not None
     clock.advance(seconds=1)
-    await processor_for(client).process(order_id)
+    await processor_for(client).process_order(order_id)
     assert (await order(client, "A-1"))["status"] == "Paid"
 
 
@@ -98,14 +98,14 @@ async def test_redelivery_after_a_lost_finish_is_a_duplicate_not_a_second_paymen
 ) -> None:
     order_id = await create(client, "A-1")
     runtime = client.app_runtime  # type: ignore[attr-defined]
-    await processor_for(client).process(order_id)
+    await processor_for(client).process_order(order_id)
     # Pretend the process died after delivering but before recording it.
     await runtime.store.database.orders.update_one(
         {"_id": order_id},
         {"$set": {"processing.state": "processing", "processing.leaseExpiresAt": clock.now}},
     )
     clock.advance(seconds=1)
-    await processor_for(client).process(order_id)
+    await processor_for(client).process_order(order_id)
     trail = (await client.get("/api/orders/A-1/events")).json()
     assert [e["outcome"] for e in trail] == ["applied"]  # the job saw Paid and sent nothing
 
@@ -116,27 +116,33 @@ async def test_failed_delivery_is_rescheduled_with_backoff(mock_db: Any, clock: 
         mock_db, clock=clock, settings=settings, deliver_in_process=False
     ) as client:
         order_id = await create(client, "A-1")
-        await processor_for(client).process(order_id)
-        runtime = client.app_runtime  # type: ignore[attr-defined]
-        doc = await runtime.store.database.orders.find_one({"_id": order_id})
-        assert doc["processing"]["state"] == "queued"
-        assert doc["processing"]["attempts"] == 1
-        assert "ConnectError" in doc["processing"]["lastError"]
+        await processor_for(client).process_order(order_id)
+        delivery = await mock_db.deliveries.find_one({"orderNumber": "A-1"})
+        assert delivery["state"] == "pending"
+        assert delivery["attempts"] == 1
+        assert delivery["nextAttemptAt"] >= clock.now
+        [attempt] = delivery["log"]
+        assert attempt["statusCode"] is None
+        assert "ConnectError" in attempt["error"]
         assert (await order(client, "A-1"))["status"] == "Pending"
+        order_doc = await mock_db.orders.find_one({"_id": order_id})
+        assert order_doc["processing"]["state"] == "done"  # the order job emitted its event
 
 
 async def test_delivery_is_dead_after_max_attempts(mock_db: Any, clock: FakeClock) -> None:
     settings = make_settings(
-        webhooks__target_url="http://127.0.0.1:9/nowhere", processing__max_attempts=2
+        webhooks__target_url="http://127.0.0.1:9/nowhere", processing__max_attempts=3
     )
     async with app_client(
         mock_db, clock=clock, settings=settings, deliver_in_process=False
     ) as client:
         order_id = await create(client, "A-1")
-        runtime = client.app_runtime  # type: ignore[attr-defined]
+        processor = processor_for(client)
+        await processor.process_order(order_id)
+        delivery_id = (await mock_db.deliveries.find_one({}))["_id"]
         for _ in range(2):
-            await processor_for(client).process(order_id)
             clock.advance(seconds=settings.processing.retry_max_seconds)
-        doc = await runtime.store.database.orders.find_one({"_id": order_id})
-        assert doc["processing"]["state"] == "dead"
-        assert doc["processing"]["attempts"] == 2
+            await processor.deliver_by_id(delivery_id)
+        delivery = await mock_db.deliveries.find_one({"_id": delivery_id})
+        assert delivery["state"] == "dead"
+        assert [a["attempt"] for a in delivery["log"]] == [1, 2, 3]

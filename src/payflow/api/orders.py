@@ -15,6 +15,7 @@ from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, QueryParameter
 
 from payflow import idempotency
+from payflow.api.docs import CreateOrderOperation, problems
 from payflow.api.schemas import (
     AuditEntryOut,
     OrderOut,
@@ -26,22 +27,13 @@ from payflow.api.schemas import (
 from payflow.domain.orders import Order, OrderStatus, new_order_id
 from payflow.errors import NotFound, OrderExists, PayflowError, ValidationFailed
 from payflow.lifespan import RuntimeDep
-from payflow.store.base import IdempotencyRef, OrderNumberTaken, StoredResponse
-from payflow.store.mongo import InvalidCursor
+from payflow.store.base import IdempotencyRef, InvalidCursor, OrderNumberTaken, StoredResponse
 from payflow.timefmt import isoformat
+from payflow.worker.processor import ORDER_PREFIX
 
 JSON = "application/json"
 PROBLEM_JSON = "application/problem+json"
 CREATE_ROUTE = "/api/orders"
-PROBLEMS = {
-    status: ResponseSpec(None, description=text, media_type=PROBLEM_JSON)
-    for status, text in {
-        400: "validation-error / idempotency-key-missing / idempotency-key-invalid",
-        409: "order-exists / idempotency-in-progress (with Retry-After)",
-        413: "payload-too-large",
-        422: "idempotency-key-reused",
-    }.items()
-}
 
 
 def stored_problem(problem: PayflowError) -> StoredResponse:
@@ -84,7 +76,19 @@ class OrdersController(Controller):
         "/",
         status_code=201,
         summary="Create an order (idempotent)",
-        responses={201: ResponseSpec(OrderOut, description="Created (or replayed)"), **PROBLEMS},
+        responses={
+            201: ResponseSpec(
+                OrderOut, description="Created (or replayed)", generate_examples=False
+            ),
+            **problems(
+                400,
+                409,
+                413,
+                422,
+                s400="validation-error, idempotency-key-missing or idempotency-key-invalid",
+            ),
+        },
+        operation_class=CreateOrderOperation,
         description=(
             "Requires an `Idempotency-Key`. A retry with the same key and body replays the first "
             "response byte for byte with `Idempotent-Replayed: true`."
@@ -133,7 +137,7 @@ class OrdersController(Controller):
                 raise OrderExists(
                     f"An order with orderNumber {order.order_number!r} already exists."
                 ) from None
-            runtime.queue.schedule(order.id, due_at)
+            runtime.queue.schedule(ORDER_PREFIX + order.id, due_at)
             return created(order)
 
         stored = await idempotency.execute(
@@ -151,7 +155,10 @@ class OrdersController(Controller):
     @get(
         "/",
         summary="List orders, newest first (plain array; next page in the Link header)",
-        responses={200: ResponseSpec(list[OrderOut], description="Orders")},
+        responses={
+            200: ResponseSpec(list[OrderOut], description="Orders", generate_examples=False),
+            **problems(400),
+        },
     )
     async def list_orders(
         self,
@@ -176,11 +183,12 @@ class OrdersController(Controller):
     @get(
         "/{order_number:str}",
         summary="Fetch one order",
-        responses={200: ResponseSpec(OrderOut, description="The order")},
+        responses={
+            200: ResponseSpec(OrderOut, description="The order", generate_examples=False),
+            **problems(400, 404),
+        },
     )
-    async def get_order(
-        self, runtime: RuntimeDep, order_number: FromPath[str]
-    ) -> Response[bytes]:
+    async def get_order(self, runtime: RuntimeDep, order_number: FromPath[str]) -> Response[bytes]:
         order = await runtime.store.orders.get(order_number)
         if order is None:
             raise NotFound(f"No order with orderNumber {order_number!r}.")
@@ -189,7 +197,12 @@ class OrdersController(Controller):
     @get(
         "/{order_number:str}/events",
         summary="The order's audit trail: every webhook received for it, oldest first",
-        responses={200: ResponseSpec(list[AuditEntryOut], description="Audit trail")},
+        responses={
+            200: ResponseSpec(
+                list[AuditEntryOut], description="Audit trail", generate_examples=False
+            ),
+            **problems(400, 404),
+        },
     )
     async def order_events(
         self,

@@ -11,9 +11,21 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Protocol
 
 from payflow.domain.orders import Order, OrderStatus
+
+
+class DeliveryState(StrEnum):
+    PENDING = "pending"  # waiting for its next attempt
+    PROCESSING = "processing"  # leased to a worker
+    SUCCEEDED = "succeeded"
+    DEAD = "dead"  # out of attempts; POST /api/deliveries/{id}/redeliver brings it back
+
+
+class InvalidCursor(ValueError):
+    """A `cursor` query parameter that payflow did not issue."""
 
 
 class OrderNumberTaken(Exception):
@@ -72,6 +84,47 @@ class Job:
     order: Order
     attempts: int
     took_over: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One try at delivering a webhook, as logged on the delivery."""
+
+    at: datetime
+    number: int
+    status_code: int | None
+    latency_ms: float
+    error: str | None = None
+    response_excerpt: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One event on its way to one endpoint."""
+
+    id: str
+    event_id: str
+    event_type: str
+    order_number: str
+    endpoint_id: str
+    url: str
+    body: bytes
+    state: str
+    attempts: int
+    next_attempt_at: datetime | None
+    created_at: datetime
+    delivered_at: datetime | None = None
+    took_over: bool = False
+    log: Sequence[Attempt] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    id: str
+    type: str
+    order_number: str
+    created_at: datetime
+    body: bytes
 
 
 @dataclass(slots=True)
@@ -138,12 +191,11 @@ class OrderStore(Protocol):
 
     async def finish_processing(self, order_id: str, owner: str, now: datetime) -> bool: ...
 
-    async def retry_processing(
-        self, order_id: str, owner: str, due_at: datetime, error: str, dead: bool
-    ) -> bool: ...
-
     async def due_for_processing(self, now: datetime, limit: int) -> list[tuple[str, datetime]]:
         """Ids and due times of queued jobs due by `now`, and of jobs whose lease expired."""
+
+    async def release_leases(self, owner: str, now: datetime) -> int:
+        """Hand back this process's unfinished jobs so anyone can take them at once."""
 
 
 class EventStore(Protocol):
@@ -151,6 +203,41 @@ class EventStore(Protocol):
         self, event_id: str, body: bytes, event_type: str, order_number: str, created_at: datetime
     ) -> bytes:
         """Record an emitted event once; return the body first stored under this id."""
+
+    async def get(self, event_id: str) -> StoredEvent | None: ...
+
+    async def page(
+        self, event_type: str | None, order_number: str | None, limit: int, cursor: str | None
+    ) -> tuple[list[StoredEvent], str | None]: ...
+
+
+class DeliveryStore(Protocol):
+    async def create_claimed(
+        self, delivery: Delivery, owner: str, lease_until: datetime
+    ) -> bool: ...
+
+    async def claim(
+        self, delivery_id: str, owner: str, now: datetime, lease_until: datetime
+    ) -> Delivery | None: ...
+
+    async def record_attempt(
+        self,
+        delivery_id: str,
+        owner: str,
+        attempt: Attempt,
+        state: str,
+        next_attempt_at: datetime | None,
+    ) -> bool: ...
+
+    async def get(self, delivery_id: str) -> Delivery | None: ...
+
+    async def for_event(self, event_id: str) -> list[Delivery]: ...
+
+    async def redeliver(self, delivery_id: str, now: datetime) -> Delivery | None: ...
+
+    async def due(self, now: datetime, limit: int) -> list[tuple[str, datetime]]: ...
+
+    async def release_leases(self, owner: str, now: datetime) -> int: ...
 
 
 class PaymentStore(Protocol):
@@ -173,6 +260,9 @@ class Store(Protocol):
 
     @property
     def events(self) -> EventStore: ...
+
+    @property
+    def deliveries(self) -> DeliveryStore: ...
 
     @property
     def payments(self) -> PaymentStore: ...

@@ -35,6 +35,10 @@ class WorkQueue:
     def depth(self) -> int:
         return len(self.known)
 
+    @property
+    def room(self) -> int:
+        return self._capacity - len(self.known)
+
     def schedule(self, item: str, due_at: datetime) -> bool:
         """Queue `item` for `due_at`; False when this process is full (the poller retries)."""
         if item in self.known:

@@ -1,7 +1,8 @@
 """Feeds due work from MongoDB into the channel: at startup and every poll interval.
 
-Nothing lives only in memory: an order whose id was dropped (full channel, crash,
-another process's expired lease) is found here again by its processing state.
+Nothing lives only in memory: an order job or a delivery whose id was dropped (full
+channel, crash, another process's expired lease, a retry scheduled by a process that
+has since stopped) is found here again by its state in the database.
 """
 
 from __future__ import annotations
@@ -9,28 +10,39 @@ from __future__ import annotations
 import anyio
 import structlog
 
-from payflow.store.base import OrderStore
+from payflow.store.base import Store
 from payflow.timefmt import Clock
 from payflow.worker.channel import WorkQueue
+from payflow.worker.processor import DELIVERY_PREFIX, ORDER_PREFIX
 
 log = structlog.get_logger(__name__)
 
 
-async def poll_once(orders: OrderStore, queue: WorkQueue, clock: Clock, batch: int) -> int:
+async def poll_once(store: Store, queue: WorkQueue, clock: Clock, batch: int) -> int:
     """Queue due and lease-expired jobs this process does not hold yet; returns how many."""
+    now = clock()
     fed = 0
-    for order_id, due_at in await orders.due_for_processing(clock(), batch):
-        if order_id not in queue.known and queue.schedule(order_id, due_at):
-            fed += 1
+    sources = (
+        (ORDER_PREFIX, store.orders.due_for_processing),
+        (DELIVERY_PREFIX, store.deliveries.due),
+    )
+    for prefix, due in sources:
+        room = queue.room
+        if room <= 0:
+            break
+        for item_id, due_at in await due(now, min(batch, room)):
+            item = prefix + item_id
+            if item not in queue.known and queue.schedule(item, due_at):
+                fed += 1
     return fed
 
 
 async def run_poller(
-    orders: OrderStore, queue: WorkQueue, clock: Clock, interval: float, batch: int
+    store: Store, queue: WorkQueue, clock: Clock, interval: float, batch: int
 ) -> None:
     while True:
         try:
-            fed = await poll_once(orders, queue, clock, batch)
+            fed = await poll_once(store, queue, clock, batch)
             if fed:
                 log.info("poller_fed", count=fed)
         except Exception as exc:

@@ -1,28 +1,39 @@
-"""One order's payment job, top to bottom: claim → decide → record event → deliver → finish.
+"""The two jobs of the simulated gateway, top to bottom, each re-runnable after a crash.
 
-Every step is re-runnable. The claim is a lease (compare-and-set on the order
-document), so two processes never work the same order at once and a crashed
-holder's job is taken over when its lease expires. The event id is derived from
-the order, and the event body is stored before it is sent, so a re-run re-sends
-the very same bytes and the receiver answers `duplicate`: paid exactly once.
+Order job (`process_order`), one per order, due at createdAt + simulated delay:
+    claim the order's job (lease) → decide the outcome → save the event (deterministic id,
+    first bytes win) → create one delivery per endpoint, already leased to us → mark the
+    order's job done → deliver each of them right away.
+Delivery job (`deliver`), one per (event, endpoint):
+    claim (lease) → sign and POST → log the attempt → succeeded, retry later, or dead.
 
-Database round trips per attempt: 3 (claim, save event, finish or reschedule).
+A crash anywhere leaves a lease that expires; the poller hands the job to whichever
+process comes next, which repeats the steps. Because the event id is derived from the
+order and the delivery id from (event, endpoint), a re-run writes nothing new and
+re-sends the very same bytes, which the receiver answers with `duplicate`: an order is
+delivered at least once and paid exactly once.
+
+Database round trips: order job 4 (claim, save event, create delivery, finish), then
+1 per delivery attempt (log it) — the delivery is created leased, so the first attempt
+needs no claim; a retry adds 1 (claim).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 
 from payflow.api.schemas import encode
+from payflow.domain.endpoints import Endpoint, delivery_id
 from payflow.domain.events import payment_event
 from payflow.domain.orders import OrderStatus
 from payflow.domain.payment_methods import outcome_for
 from payflow.metrics import Metrics
-from payflow.store.base import Store
+from payflow.store.base import Attempt, Delivery, DeliveryState, Store
 from payflow.timefmt import Clock
 from payflow.worker.backoff import retry_delay
 from payflow.worker.channel import WorkQueue
@@ -30,10 +41,12 @@ from payflow.worker.sender import WebhookSender
 
 log = structlog.get_logger(__name__)
 
+ORDER_PREFIX, DELIVERY_PREFIX = "o:", "d:"
+PENDING, SUCCEEDED, DEAD = DeliveryState.PENDING, DeliveryState.SUCCEEDED, DeliveryState.DEAD
+
 
 @dataclass(frozen=True)
 class ProcessorConfig:
-    target_url: str
     lease: timedelta
     max_attempts: int
     retry_base_seconds: float
@@ -54,21 +67,27 @@ class Processor:
     config: ProcessorConfig
     metrics: Metrics
     owner: str
+    endpoints: Callable[[], Sequence[Endpoint]]
 
-    async def process(self, order_id: str) -> None:
+    async def run(self, item: str) -> None:
+        """Dispatch a queue item (`o:<order id>` or `d:<delivery id>`)."""
+        if item.startswith(DELIVERY_PREFIX):
+            await self.deliver_by_id(item.removeprefix(DELIVERY_PREFIX))
+        else:
+            await self.process_order(item.removeprefix(ORDER_PREFIX))
+
+    async def process_order(self, order_id: str) -> None:
         now = self.clock()
-        job = await self.store.orders.claim_processing(
-            order_id, self.owner, now, now + self.config.lease
-        )
+        job = await self.store.orders.claim_processing(order_id, self.owner, now, self._lease(now))
         if job is None:
             return  # not due, already done, or another process holds it
         order = job.order
-        bound = log.bind(order_number=order.order_number, order_id=order.id, attempt=job.attempts)
+        bound = log.bind(order_number=order.order_number, order_id=order.id)
         if job.took_over:
             self.metrics.lease_takeovers.labels(kind="order").inc()
-            bound.info("lease_taken_over")
+            bound.info("order_job_taken_over")
         if order.status is not OrderStatus.PENDING:
-            # Already decided (our earlier delivery, or a webhook from elsewhere): nothing to send.
+            # Decided elsewhere (e.g. a webhook from the developer's own tooling): nothing to emit.
             await self.store.orders.finish_processing(order.id, self.owner, now)
             return
         outcome = outcome_for(order.payment_method)
@@ -77,26 +96,99 @@ class Processor:
             event["id"], encode(event), event["type"], order.order_number, now
         )
         self.metrics.orders_processed.labels(result=event["type"]).inc()
+        bound = bound.bind(event_id=event["id"])
+        mine: list[tuple[Delivery, Endpoint]] = []
+        for endpoint in self.endpoints():
+            if not endpoint.wants(event["type"]):
+                continue
+            delivery = Delivery(
+                id=delivery_id(event["id"], endpoint.id),
+                event_id=event["id"],
+                event_type=event["type"],
+                order_number=order.order_number,
+                endpoint_id=endpoint.id,
+                url=endpoint.url,
+                body=body,
+                state=PENDING,
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
+            if await self.store.deliveries.create_claimed(delivery, self.owner, self._lease(now)):
+                mine.append((delivery, endpoint))
+            else:
+                # A re-run after a crash: the delivery exists; the poller sends it when due.
+                self.queue.schedule(DELIVERY_PREFIX + delivery.id, now)
+        await self.store.orders.finish_processing(order.id, self.owner, self.clock())
+        bound.info("order_processed", event_type=event["type"], deliveries=len(mine))
+        for delivery, endpoint in mine:
+            await self._attempt(delivery, endpoint)
+
+    async def deliver_by_id(self, delivery_id_: str) -> None:
+        now = self.clock()
+        delivery = await self.store.deliveries.claim(
+            delivery_id_, self.owner, now, self._lease(now)
+        )
+        if delivery is None:
+            return
+        if delivery.took_over:
+            self.metrics.lease_takeovers.labels(kind="delivery").inc()
+        endpoint = self._endpoint(delivery.endpoint_id)
+        if endpoint is None:
+            # The endpoint was removed: nothing can receive this delivery any more.
+            attempt = Attempt(now, delivery.attempts + 1, None, 0.0, "endpoint no longer exists")
+            await self.store.deliveries.record_attempt(delivery.id, self.owner, attempt, DEAD, None)
+            self.metrics.deliveries.labels(result="dead").inc()
+            return
+        await self._attempt(delivery, endpoint)
+
+    async def _attempt(self, delivery: Delivery, endpoint: Endpoint) -> None:
+        number = delivery.attempts + 1
         result = await self.sender.deliver(
-            self.config.target_url, body, event["id"], job.attempts, int(self.clock().timestamp())
+            endpoint, delivery.body, delivery.event_id, number, int(self.clock().timestamp())
+        )
+        now = self.clock()
+        attempt = Attempt(
+            at=now,
+            number=number,
+            status_code=result.status_code,
+            latency_ms=round(result.latency_seconds * 1000, 3),
+            error=result.error,
+            response_excerpt=result.response_excerpt,
         )
         self.metrics.delivery_latency.observe(result.latency_seconds)
-        bound = bound.bind(event_id=event["id"], status_code=result.status_code)
+        bound = log.bind(
+            order_number=delivery.order_number,
+            event_id=delivery.event_id,
+            delivery_id=delivery.id,
+            attempt=number,
+            status_code=result.status_code,
+        )
         if result.ok:
+            await self.store.deliveries.record_attempt(
+                delivery.id, self.owner, attempt, SUCCEEDED, None
+            )
             self.metrics.deliveries.labels(result="succeeded").inc()
-            await self.store.orders.finish_processing(order.id, self.owner, self.clock())
-            bound.info("webhook_delivered", latency_ms=round(result.latency_seconds * 1000, 1))
+            bound.info("webhook_delivered", latency_ms=attempt.latency_ms)
             return
-        dead = job.attempts >= self.config.max_attempts
-        delay = retry_delay(
-            job.attempts, self.config.retry_base_seconds, self.config.retry_max_seconds
+        if number >= self.config.max_attempts:
+            await self.store.deliveries.record_attempt(delivery.id, self.owner, attempt, DEAD, None)
+            self.metrics.deliveries.labels(result="dead").inc()
+            self.metrics.dead_letters.inc()
+            bound.warning("webhook_dead", error=result.error)
+            return
+        delay = retry_delay(number, self.config.retry_base_seconds, self.config.retry_max_seconds)
+        due_at = now + timedelta(seconds=delay)
+        await self.store.deliveries.record_attempt(
+            delivery.id, self.owner, attempt, PENDING, due_at
         )
-        due_at = self.clock() + timedelta(seconds=delay)
-        await self.store.orders.retry_processing(
-            order.id, self.owner, due_at, result.error or "delivery failed", dead
-        )
-        self.metrics.deliveries.labels(result="dead" if dead else "failed").inc()
-        bound.warning("webhook_failed", error=result.error, dead=dead, retry_in_s=round(delay, 3))
-        if not dead:
-            self.queue.done(order.id)
-            self.queue.schedule(order.id, due_at)
+        self.metrics.deliveries.labels(result="failed").inc()
+        bound.warning("webhook_failed", error=result.error, retry_in_s=round(delay, 3))
+        self.queue.done(DELIVERY_PREFIX + delivery.id)
+        self.queue.schedule(DELIVERY_PREFIX + delivery.id, due_at)
+
+    def _lease(self, now: datetime) -> datetime:
+        return now + self.config.lease
+
+    def _endpoint(self, endpoint_id: str) -> Endpoint | None:
+        return next((e for e in self.endpoints() if e.id == endpoint_id), None)

@@ -7,14 +7,15 @@ connection, timeout, 3xx/4xx/5xx) is a failure the processor retries later.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import httpx
 
 from payflow import __version__, signing
+from payflow.domain.endpoints import Endpoint
 
 USER_AGENT = f"payflow/{__version__}"
+EXCERPT_BYTES = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,32 +28,28 @@ class DeliveryResult:
 
 
 class WebhookSender:
-    def __init__(
-        self,
-        client: httpx.AsyncClient,
-        scheme: signing.Scheme,
-        secrets: Sequence[str],
-        timeout_seconds: float,
-    ) -> None:
+    def __init__(self, client: httpx.AsyncClient, timeout_seconds: float) -> None:
         self._client = client
-        self._scheme = scheme
-        self._secrets = list(secrets)
         self._timeout = timeout_seconds
 
     async def deliver(
-        self, url: str, body: bytes, event_id: str, attempt: int, timestamp: int
+        self, endpoint: Endpoint, body: bytes, event_id: str, attempt: int, timestamp: int
     ) -> DeliveryResult:
+        """POST `body` signed with every active secret of the endpoint (two while rotating)."""
+        signature = signing.sign(
+            signing.Scheme(endpoint.scheme), body, endpoint.secrets, timestamp, event_id
+        )
         headers = {
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
             "X-Payflow-Event-Id": event_id,
             "X-Payflow-Delivery-Attempt": str(attempt),
-            **signing.sign(self._scheme, body, self._secrets[:1], timestamp, event_id),
+            **signature,
         }
         started = time.perf_counter()
         try:
             response = await self._client.post(
-                url, content=body, headers=headers, timeout=self._timeout
+                endpoint.url, content=body, headers=headers, timeout=self._timeout
             )
         except httpx.HTTPError as exc:
             return DeliveryResult(
@@ -61,11 +58,10 @@ class WebhookSender:
                 latency_seconds=time.perf_counter() - started,
                 error=f"{type(exc).__name__}: {exc}"[:500],
             )
-        latency = time.perf_counter() - started
         return DeliveryResult(
-            ok=200 <= response.status_code < 300,
+            ok=response.is_success,
             status_code=response.status_code,
-            latency_seconds=latency,
+            latency_seconds=time.perf_counter() - started,
             error=None if response.is_success else f"HTTP {response.status_code}",
-            response_excerpt=response.content[:1024].decode("utf-8", "replace"),
+            response_excerpt=response.content[:EXCERPT_BYTES].decode("utf-8", "replace"),
         )

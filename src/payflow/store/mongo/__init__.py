@@ -1,0 +1,60 @@
+"""The MongoDB store (motor): the only package that speaks to the driver.
+
+Writes that must survive a `kill -9` (orders, idempotency records, events,
+deliveries, receipts) use a journaled write concern. Amounts are stored twice:
+`amount` as Decimal128 for people reading with mongosh, `amountMinor` as an integer
+for the database to compare and sum (mongomock cannot do arithmetic on Decimal128).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pymongo import ASCENDING, DESCENDING, WriteConcern
+
+from payflow.store.mongo.common import JOURNALED
+from payflow.store.mongo.deliveries import MongoDeliveryStore
+from payflow.store.mongo.events import MongoEventStore, MongoPaymentStore
+from payflow.store.mongo.idempotency import MongoIdempotencyStore
+from payflow.store.mongo.orders import MongoOrderStore
+
+if TYPE_CHECKING:
+    from payflow.store.mongo.common import Collection, Database
+
+__all__ = ["MongoStore"]
+
+
+class MongoStore:
+    """All of payflow's collections in one database."""
+
+    def __init__(self, database: Database, *, journaled: bool = True) -> None:
+        self.database = database
+        concern = JOURNALED if journaled else WriteConcern(w=1)
+        self.idempotency = MongoIdempotencyStore(_coll(database, "idempotency", concern))
+        self.orders = MongoOrderStore(_coll(database, "orders", concern))
+        self.events = MongoEventStore(_coll(database, "events", concern))
+        self.deliveries = MongoDeliveryStore(_coll(database, "deliveries", concern))
+        self.payments = MongoPaymentStore(_coll(database, "payments", concern))
+
+    async def ensure_indexes(self) -> None:
+        db = self.database
+        await db.orders.create_index("orderNumber", unique=True)
+        await db.orders.create_index(
+            [("processing.state", ASCENDING), ("processing.dueAt", ASCENDING)]
+        )
+        await db.orders.create_index([("createdAt", DESCENDING), ("_id", DESCENDING)])
+        await db.idempotency.create_index([("scope", ASCENDING), ("key", ASCENDING)], unique=True)
+        await db.idempotency.create_index("expiresAt", expireAfterSeconds=0)
+        await db.events.create_index("orderNumber")
+        await db.events.create_index([("createdAt", DESCENDING), ("_id", DESCENDING)])
+        await db.deliveries.create_index([("state", ASCENDING), ("nextAttemptAt", ASCENDING)])
+        await db.deliveries.create_index("eventId")
+        await db.payments.create_index("orderNumber")
+        await db.payments.create_index("eventKey")
+
+    async def ping(self) -> None:
+        await self.database.command("ping")
+
+
+def _coll(database: Database, name: str, concern: WriteConcern) -> Collection:
+    return database.get_collection(name, write_concern=concern)

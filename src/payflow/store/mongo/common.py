@@ -1,0 +1,56 @@
+"""Shared pieces of the MongoDB store: collection types, write concern, time and cursors."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from bson import Decimal128
+from pymongo import WriteConcern
+
+from payflow.store.base import InvalidCursor
+
+if TYPE_CHECKING:
+    from motor.motor_asyncio import AsyncIOMotorCollection, AsyncIOMotorDatabase
+
+    Database = AsyncIOMotorDatabase[dict[str, Any]]
+    Collection = AsyncIOMotorCollection[dict[str, Any]]
+
+JOURNALED = WriteConcern(w=1, j=True)
+
+
+def encode_cursor(created_at: datetime, doc_id: str) -> str:
+    """Opaque keyset cursor: (createdAt, _id) of the last item of a page."""
+    raw = f"{int(created_at.timestamp() * 1000)}:{doc_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        millis, doc_id = raw.split(":", 1)
+        return datetime.fromtimestamp(int(millis) / 1000, UTC), doc_id
+    except (ValueError, UnicodeDecodeError, OverflowError, OSError) as exc:
+        raise InvalidCursor("cursor is not one payflow issued") from exc
+
+
+def after_cursor(cursor: str | None, time_field: str) -> dict[str, Any]:
+    """The query part selecting items after `cursor` in (time desc, _id desc) order."""
+    if cursor is None:
+        return {}
+    moment, doc_id = decode_cursor(cursor)
+    return {"$or": [{time_field: {"$lt": moment}}, {time_field: moment, "_id": {"$lt": doc_id}}]}
+
+
+def bsonable(value: Any) -> Any:
+    """Decimals become Decimal128 so stored documents keep exact amounts."""
+    if isinstance(value, Decimal):
+        return Decimal128(value)
+    if isinstance(value, Mapping):
+        return {str(k): bsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [bsonable(v) for v in value]
+    return value

@@ -1,0 +1,186 @@
+"""Deliveries: one per (event, endpoint), each a small job with a lease and an attempt log.
+
+A delivery carries the exact event bytes it sends, so an attempt needs no other
+read. States: pending → processing (leased) → succeeded | pending (retry later) | dead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from bson import Binary
+from pymongo import ASCENDING, ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from payflow.store.base import Attempt, Delivery, DeliveryState
+from payflow.timefmt import as_utc
+
+if TYPE_CHECKING:
+    from payflow.store.mongo.common import Collection
+
+PENDING, PROCESSING, SUCCEEDED, DEAD = (s.value for s in DeliveryState)
+LOG_LIMIT = 50  # attempts kept on the document, newest last
+
+
+class MongoDeliveryStore:
+    def __init__(self, collection: Collection) -> None:
+        self.collection = collection
+
+    async def create_claimed(self, delivery: Delivery, owner: str, lease_until: datetime) -> bool:
+        """Insert the delivery already leased to `owner`; False if it exists (a re-run)."""
+        doc = _delivery_doc(delivery)
+        doc.update(state=PROCESSING, owner=owner, leaseExpiresAt=lease_until)
+        try:
+            await self.collection.insert_one(doc)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def claim(
+        self, delivery_id: str, owner: str, now: datetime, lease_until: datetime
+    ) -> Delivery | None:
+        doc = await self.collection.find_one_and_update(
+            {
+                "_id": delivery_id,
+                "$or": [
+                    {"state": PENDING, "nextAttemptAt": {"$lte": now}},
+                    {"state": PROCESSING, "leaseExpiresAt": {"$lte": now}},
+                ],
+            },
+            {"$set": {"state": PROCESSING, "owner": owner, "leaseExpiresAt": lease_until}},
+            projection={"log": 0},
+            return_document=ReturnDocument.BEFORE,
+        )
+        if doc is None:
+            return None
+        took_over = doc["state"] == PROCESSING
+        return _delivery(doc, took_over=took_over)
+
+    async def record_attempt(
+        self,
+        delivery_id: str,
+        owner: str,
+        attempt: Attempt,
+        state: str,
+        next_attempt_at: datetime | None,
+    ) -> bool:
+        """Log an attempt and move the state, if `owner` still holds the lease."""
+        update: dict[str, Any] = {
+            "$set": {"state": state, "nextAttemptAt": next_attempt_at, "updatedAt": attempt.at},
+            "$unset": {"owner": "", "leaseExpiresAt": ""},
+            "$inc": {"attempts": 1},
+            "$push": {"log": {"$each": [_attempt_doc(attempt)], "$slice": -LOG_LIMIT}},
+        }
+        if state == SUCCEEDED:
+            update["$set"]["deliveredAt"] = attempt.at
+        result = await self.collection.update_one({"_id": delivery_id, "owner": owner}, update)
+        return bool(result.modified_count == 1)
+
+    async def get(self, delivery_id: str) -> Delivery | None:
+        doc = await self.collection.find_one({"_id": delivery_id})
+        return None if doc is None else _delivery(doc)
+
+    async def for_event(self, event_id: str) -> list[Delivery]:
+        found = self.collection.find({"eventId": event_id}).sort(
+            [("createdAt", ASCENDING), ("_id", ASCENDING)]
+        )
+        return [_delivery(doc) for doc in await found.to_list(100)]
+
+    async def redeliver(self, delivery_id: str, now: datetime) -> Delivery | None:
+        """Queue a finished (dead or succeeded) delivery again; None if unknown or in flight."""
+        doc = await self.collection.find_one_and_update(
+            {"_id": delivery_id, "state": {"$in": [SUCCEEDED, DEAD]}},
+            {
+                "$set": {"state": PENDING, "nextAttemptAt": now, "updatedAt": now},
+                "$inc": {"redeliveries": 1},
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+        return None if doc is None else _delivery(doc)
+
+    async def due(self, now: datetime, limit: int) -> list[tuple[str, datetime]]:
+        found = self.collection.find(
+            {
+                "$or": [
+                    {"state": PENDING, "nextAttemptAt": {"$lte": now}},
+                    {"state": PROCESSING, "leaseExpiresAt": {"$lte": now}},
+                ]
+            },
+            {"nextAttemptAt": 1, "leaseExpiresAt": 1},
+        ).limit(limit)
+        return [
+            (doc["_id"], as_utc(doc.get("nextAttemptAt") or doc.get("leaseExpiresAt") or now))
+            async for doc in found
+        ]
+
+    async def release_leases(self, owner: str, now: datetime) -> int:
+        """Hand back this process's unfinished deliveries so anyone can take them at once."""
+        result = await self.collection.update_many(
+            {"state": PROCESSING, "owner": owner},
+            {
+                "$set": {"state": PENDING, "nextAttemptAt": now},
+                "$unset": {"owner": "", "leaseExpiresAt": ""},
+            },
+        )
+        return int(result.modified_count)
+
+
+def _delivery_doc(delivery: Delivery) -> dict[str, Any]:
+    return {
+        "_id": delivery.id,
+        "eventId": delivery.event_id,
+        "eventType": delivery.event_type,
+        "orderNumber": delivery.order_number,
+        "endpointId": delivery.endpoint_id,
+        "url": delivery.url,
+        "body": Binary(delivery.body),
+        "state": delivery.state,
+        "attempts": delivery.attempts,
+        "nextAttemptAt": delivery.next_attempt_at,
+        "createdAt": delivery.created_at,
+        "updatedAt": delivery.created_at,
+    }
+
+
+def _attempt_doc(attempt: Attempt) -> dict[str, Any]:
+    return {
+        "at": attempt.at,
+        "attempt": attempt.number,
+        "statusCode": attempt.status_code,
+        "latencyMs": attempt.latency_ms,
+        "error": attempt.error,
+        "response": attempt.response_excerpt,
+    }
+
+
+def _delivery(doc: Mapping[str, Any], *, took_over: bool = False) -> Delivery:
+    next_at = doc.get("nextAttemptAt")
+    delivered = doc.get("deliveredAt")
+    return Delivery(
+        id=doc["_id"],
+        event_id=doc["eventId"],
+        event_type=doc["eventType"],
+        order_number=doc["orderNumber"],
+        endpoint_id=doc["endpointId"],
+        url=doc["url"],
+        body=bytes(doc["body"]),
+        state=doc["state"],
+        attempts=int(doc.get("attempts", 0)),
+        next_attempt_at=None if next_at is None else as_utc(next_at),
+        created_at=as_utc(doc["createdAt"]),
+        delivered_at=None if delivered is None else as_utc(delivered),
+        took_over=took_over,
+        log=[
+            Attempt(
+                at=as_utc(entry["at"]),
+                number=int(entry["attempt"]),
+                status_code=entry.get("statusCode"),
+                latency_ms=float(entry.get("latencyMs") or 0.0),
+                error=entry.get("error"),
+                response_excerpt=entry.get("response") or "",
+            )
+            for entry in doc.get("log", [])
+        ],
+    )

@@ -1,0 +1,76 @@
+"""Idempotency and uniqueness under real concurrency, on the real embedded server."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+
+from tests.support import app_client, order_body
+
+pytestmark = [pytest.mark.integration, pytest.mark.anyio]
+
+BURST = 50
+
+
+async def burst(client: Any, requests: list[tuple[str, bytes]]) -> list[httpx.Response]:
+    responses: list[httpx.Response] = []
+
+    async def send(key: str, body: bytes) -> None:
+        responses.append(
+            await client.post("/api/orders", headers={"Idempotency-Key": key}, content=body)
+        )
+
+    async with anyio.create_task_group() as tasks:
+        for key, body in requests:
+            tasks.start_soon(send, key, body)
+    return responses
+
+
+async def test_one_key_fifty_times_creates_one_order(mongo_db: Any) -> None:
+    async with app_client(mongo_db) as client:
+        responses = await burst(client, [("same-key", order_body())] * BURST)
+        assert await mongo_db.orders.count_documents({}) == 1
+        created = [r for r in responses if r.status_code == 201]
+        in_flight = [r for r in responses if r.status_code == 409]
+        assert len(created) + len(in_flight) == BURST
+        assert len({r.content for r in created}) == 1  # the one stored response
+        assert sum("idempotent-replayed" not in r.headers for r in created) == 1
+        for response in in_flight:
+            assert response.json()["type"].endswith("/idempotency-in-progress")
+            assert response.headers["retry-after"] == "1"
+
+
+async def test_fifty_keys_one_order_number_creates_one_order(mongo_db: Any) -> None:
+    async with app_client(mongo_db) as client:
+        responses = await burst(client, [(f"key-{n}", order_body()) for n in range(BURST)])
+        assert await mongo_db.orders.count_documents({}) == 1
+        statuses = Counter(r.status_code for r in responses)
+        assert statuses == {201: 1, 409: BURST - 1}
+        for response in responses:
+            if response.status_code == 409:
+                assert response.json()["type"].endswith("/order-exists")
+
+
+async def test_indexes_enforce_uniqueness_and_retention(mongo_db: Any) -> None:
+    async with app_client(mongo_db):
+        orders = await mongo_db.orders.index_information()
+        assert any(i.get("unique") and i["key"] == [("orderNumber", 1)] for i in orders.values())
+        keys = await mongo_db.idempotency.index_information()
+        assert any(
+            i.get("unique") and i["key"] == [("scope", 1), ("key", 1)] for i in keys.values()
+        )
+        assert any(i.get("expireAfterSeconds") == 0 for i in keys.values())
+
+
+async def test_amounts_are_stored_as_decimal128_and_integer_minor_units(mongo_db: Any) -> None:
+    from bson import Decimal128
+
+    async with app_client(mongo_db) as client:
+        await client.post("/api/orders", headers={"Idempotency-Key": "k"}, content=order_body())
+        doc = await mongo_db.orders.find_one({"orderNumber": "ORD-67890"})
+        assert doc["amount"] == Decimal128("149.99")
+        assert doc["amountMinor"] == 14999

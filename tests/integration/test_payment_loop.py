@@ -1,0 +1,79 @@
+"""The whole loop in one process on the real server: order → worker → signed webhook → Paid."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import anyio
+import pytest
+
+from payflow.domain.orders import Order, OrderStatus
+from payflow.store.base import IdempotencyRef
+from payflow.store.mongo import MongoStore
+from tests.support import FakeClock, app_client, order_body
+
+pytestmark = [pytest.mark.integration, pytest.mark.anyio]
+
+DEADLINE_SECONDS = 20  # an upper bound for a condition, not a timing assertion
+
+
+async def wait_for_status(client: Any, order_number: str, status: str) -> dict[str, Any]:
+    with anyio.fail_after(DEADLINE_SECONDS):
+        while True:
+            order: dict[str, Any] = (await client.get(f"/api/orders/{order_number}")).json()
+            if order["status"] == status:
+                return order
+            await anyio.sleep(0.02)
+
+
+async def test_order_is_paid_by_the_background_worker(mongo_db: Any) -> None:
+    async with app_client(mongo_db, run_worker=True) as client:
+        response = await client.post(
+            "/api/orders", headers={"Idempotency-Key": "k"}, content=order_body()
+        )
+        assert response.status_code == 201
+        paid = await wait_for_status(client, "ORD-67890", "Paid")
+        assert paid["paidAt"] is not None
+        trail = (await client.get("/api/orders/ORD-67890/events")).json()
+        assert [e["outcome"] for e in trail] == ["applied"]
+
+
+async def test_queued_orders_in_the_database_are_picked_up_at_startup(mongo_db: Any) -> None:
+    """Nothing lives only in memory: a job written before a crash is found by the poller."""
+    clock = FakeClock()
+    store = MongoStore(mongo_db)
+    await store.ensure_indexes()
+    order = Order(
+        id="ord_recovered",
+        order_number="REC-1",
+        amount=Decimal("10.00"),
+        currency="USD",
+        status=OrderStatus.PENDING,
+        payment_method="pm_card_visa",
+        created_at=clock.now - timedelta(minutes=5),
+        updated_at=clock.now - timedelta(minutes=5),
+    )
+    await store.orders.insert(order, IdempotencyRef("global", "k", "fp"), clock.now)
+    async with app_client(mongo_db, clock=clock, run_worker=True) as client:
+        await wait_for_status(client, "REC-1", "Paid")
+
+
+async def test_a_job_whose_holder_died_is_taken_over_after_the_lease(mongo_db: Any) -> None:
+    clock = FakeClock()
+    async with app_client(mongo_db, clock=clock) as client:
+        created = await client.post(
+            "/api/orders", headers={"Idempotency-Key": "k"}, content=order_body()
+        )
+        order_id = created.json()["id"]
+        store = MongoStore(mongo_db)
+        lease_until = clock.now + timedelta(seconds=1)
+        assert await store.orders.claim_processing(order_id, "dead", clock.now, lease_until)
+        # Another process can't take it while the lease holds...
+        assert await store.orders.claim_processing(order_id, "b", clock.now, lease_until) is None
+        clock.advance(seconds=1)
+        # ...and can once it has expired.
+        job = await store.orders.claim_processing(order_id, "b", clock.now, clock.now)
+        assert job is not None
+        assert job.took_over

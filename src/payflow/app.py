@@ -14,6 +14,7 @@ from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetail
 
 from payflow import __version__
 from payflow.api import health
+from payflow.api.events import DeliveriesController, EventsController
 from payflow.api.orders import OrdersController
 from payflow.api.routing import CaseInsensitivePaths
 from payflow.api.webhooks import receive_payment_webhook
@@ -32,6 +33,7 @@ PROBLEM_DOCS: dict[str, str] = {
     "invalid-signature": "The webhook signature is missing, malformed, stale or does not match.",
     "payload-too-large": "The request body is over the size limit.",
     "not-found": "There is nothing at this path.",
+    "delivery-not-finished": "Only a succeeded or dead delivery can be redelivered.",
     "method-not-allowed": "This path does not accept that HTTP method.",
     "rate-limited": "Too many requests; see Retry-After.",
     "service-unavailable": "The database cannot be reached right now; retry later.",
@@ -56,6 +58,8 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
     app = Litestar(
         route_handlers=[
             OrdersController,
+            EventsController,
+            DeliveriesController,
             receive_payment_webhook,
             health.live,
             health.ready,

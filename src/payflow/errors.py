@@ -115,6 +115,12 @@ class OrderExists(PayflowError):
     slug, status, problem_title = "order-exists", 409, "Order already exists"
 
 
+class DeliveryNotFinished(PayflowError):
+    """Only a succeeded or dead delivery can be sent again."""
+
+    slug, status, problem_title = "delivery-not-finished", 409, "Delivery still in progress"
+
+
 class NotFound(PayflowError):
     slug, status, problem_title = "not-found", 404, "Not found"
 

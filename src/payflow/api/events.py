@@ -1,0 +1,176 @@
+"""Events the gateway emitted, their deliveries, and redelivery.
+
+An event is returned as the exact bytes that were signed and sent, so what a developer
+reads here is what their endpoint received. Round trips: every GET is 1; redeliver is
+the idempotency claim + 1 conditional update + the completion.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.openapi import ResponseSpec
+from litestar.params import FromPath, HeaderParameter, QueryParameter
+
+from payflow import idempotency
+from payflow.api.orders import JSON, stored_problem, to_response
+from payflow.api.schemas import AttemptOut, DeliveryOut, EventOut, encode
+from payflow.errors import DeliveryNotFinished, NotFound, ValidationFailed
+from payflow.lifespan import RuntimeDep
+from payflow.store.base import Delivery, InvalidCursor, StoredResponse
+from payflow.timefmt import isoformat
+from payflow.worker.processor import DELIVERY_PREFIX
+
+
+def delivery_out(delivery: Delivery) -> DeliveryOut:
+    return DeliveryOut(
+        id=delivery.id,
+        event_id=delivery.event_id,
+        event_type=delivery.event_type,
+        order_number=delivery.order_number,
+        endpoint_id=delivery.endpoint_id,
+        url=delivery.url,
+        state=delivery.state,
+        attempts=delivery.attempts,
+        next_attempt_at=None
+        if delivery.next_attempt_at is None
+        else isoformat(delivery.next_attempt_at),
+        created_at=isoformat(delivery.created_at),
+        delivered_at=None if delivery.delivered_at is None else isoformat(delivery.delivered_at),
+        log=[
+            AttemptOut(
+                at=isoformat(a.at),
+                attempt=a.number,
+                status_code=a.status_code,
+                latency_ms=a.latency_ms,
+                error=a.error,
+                response=a.response_excerpt,
+            )
+            for a in delivery.log
+        ],
+    )
+
+
+class EventsController(Controller):
+    path = "/api/events"
+    tags = ["events"]  # noqa: RUF012 - Litestar reads it as a class attribute
+
+    @get(
+        "/",
+        summary="Events the gateway emitted, newest first (plain array; next page in Link)",
+        responses={200: ResponseSpec(list[EventOut], description="Events as sent")},
+    )
+    async def list_events(
+        self,
+        runtime: RuntimeDep,
+        event_type: Annotated[str | None, QueryParameter(name="type", max_length=100)] = None,
+        order_number: Annotated[
+            str | None, QueryParameter(name="orderNumber", max_length=64)
+        ] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
+        cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
+    ) -> Response[bytes]:
+        try:
+            events, next_cursor = await runtime.store.events.page(
+                event_type, order_number, limit, cursor
+            )
+        except InvalidCursor as exc:
+            raise ValidationFailed([{"field": "cursor", "message": str(exc)}]) from None
+        headers = {}
+        if next_cursor is not None:
+            query = [f"limit={limit}", f"cursor={next_cursor}"]
+            if event_type is not None:
+                query.insert(0, f"type={event_type}")
+            if order_number is not None:
+                query.insert(0, f"orderNumber={order_number}")
+            headers["Link"] = f'</api/events?{"&".join(query)}>; rel="next"'
+        body = b"[" + b",".join(event.body for event in events) + b"]"
+        return Response(content=body, media_type=JSON, headers=headers)
+
+    @get(
+        "/{event_id:str}",
+        summary="One event, byte for byte as it was signed and sent",
+        responses={200: ResponseSpec(EventOut, description="The event")},
+    )
+    async def get_event(self, runtime: RuntimeDep, event_id: FromPath[str]) -> Response[bytes]:
+        event = await runtime.store.events.get(event_id)
+        if event is None:
+            raise NotFound(f"No event with id {event_id!r}.")
+        return Response(content=event.body, media_type=JSON)
+
+    @get(
+        "/{event_id:str}/deliveries",
+        summary="The event's deliveries, each with its attempt log",
+        responses={200: ResponseSpec(list[DeliveryOut], description="Deliveries")},
+    )
+    async def event_deliveries(
+        self, runtime: RuntimeDep, event_id: FromPath[str]
+    ) -> Response[bytes]:
+        if await runtime.store.events.get(event_id) is None:
+            raise NotFound(f"No event with id {event_id!r}.")
+        deliveries = await runtime.store.deliveries.for_event(event_id)
+        return Response(content=encode([delivery_out(d) for d in deliveries]), media_type=JSON)
+
+
+class DeliveriesController(Controller):
+    path = "/api/deliveries"
+    tags = ["events"]  # noqa: RUF012 - Litestar reads it as a class attribute
+
+    @get(
+        "/{delivery_id:str}",
+        summary="One delivery with its attempt log",
+        responses={200: ResponseSpec(DeliveryOut, description="The delivery")},
+    )
+    async def get_delivery(
+        self, runtime: RuntimeDep, delivery_id: FromPath[str]
+    ) -> Response[bytes]:
+        delivery = await runtime.store.deliveries.get(delivery_id)
+        if delivery is None:
+            raise NotFound(f"No delivery with id {delivery_id!r}.")
+        return Response(content=encode(delivery_out(delivery)), media_type=JSON)
+
+    @post(
+        "/{delivery_id:str}/redeliver",
+        status_code=202,
+        summary="Send a dead or succeeded delivery again (idempotent)",
+        responses={202: ResponseSpec(DeliveryOut, description="Queued again")},
+    )
+    async def redeliver(
+        self,
+        request: Request[Any, Any, Any],
+        runtime: RuntimeDep,
+        delivery_id: FromPath[str],
+        idempotency_key: Annotated[
+            str | None,
+            HeaderParameter(name="Idempotency-Key", required=False, description="1-255 chars"),
+        ] = None,
+    ) -> Response[bytes]:
+        key = idempotency.validate_key(request.headers.get("idempotency-key"))
+        route = f"/api/deliveries/{delivery_id}/redeliver"
+        fingerprint = idempotency.fingerprint("POST", route, {})
+        now = runtime.clock()
+
+        async def requeue(_: idempotency.Claim) -> StoredResponse:
+            delivery = await runtime.store.deliveries.redeliver(delivery_id, now)
+            if delivery is None:
+                if await runtime.store.deliveries.get(delivery_id) is None:
+                    raise NotFound(f"No delivery with id {delivery_id!r}.")
+                raise DeliveryNotFinished(
+                    "This delivery is still pending or in flight; redeliver it once it is "
+                    "succeeded or dead."
+                )
+            runtime.queue.schedule(DELIVERY_PREFIX + delivery.id, now)
+            return StoredResponse(202, {"content-type": JSON}, encode(delivery_out(delivery)))
+
+        stored = await idempotency.execute(
+            runtime.store.idempotency,
+            runtime.scope_for(request),
+            key,
+            fingerprint,
+            now,
+            runtime.idempotency_policy,
+            requeue,
+            stored_problem,
+        )
+        return to_response(stored)

@@ -14,8 +14,10 @@ from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetail
 
 from payflow import __version__
 from payflow.api import health
+from payflow.api.docs import DecimalAsNumber
 from payflow.api.events import DeliveriesController, EventsController
 from payflow.api.orders import OrdersController
+from payflow.api.request_log import RequestLog
 from payflow.api.routing import CaseInsensitivePaths
 from payflow.api.webhooks import receive_payment_webhook
 from payflow.config import Settings, load_settings
@@ -71,7 +73,8 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
         plugins=[
             ProblemDetailsPlugin(
                 ProblemDetailsConfig(exception_to_problem_detail_map={Exception: problem_for})
-            )
+            ),
+            DecimalAsNumber(),
         ],
         request_max_body_size=settings.server.max_body_bytes,
         openapi_config=OpenAPIConfig(
@@ -93,5 +96,5 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
     app.state.settings = settings
     app.state.overrides = overrides or Overrides()
     paths = [route.path for route in app.routes]
-    app.asgi_handler = CaseInsensitivePaths(app.asgi_handler, paths)
+    app.asgi_handler = RequestLog(CaseInsensitivePaths(app.asgi_handler, paths))
     return app

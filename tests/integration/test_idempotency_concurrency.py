@@ -9,6 +9,7 @@ import anyio
 import httpx
 import pytest
 
+from payflow.config import Settings
 from tests.support import app_client, order_body
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
@@ -30,8 +31,8 @@ async def burst(client: Any, requests: list[tuple[str, bytes]]) -> list[httpx.Re
     return responses
 
 
-async def test_one_key_fifty_times_creates_one_order(mongo_db: Any) -> None:
-    async with app_client(mongo_db) as client:
+async def test_one_key_fifty_times_creates_one_order(mongo_db: Any, db_settings: Settings) -> None:
+    async with app_client(None, settings=db_settings) as client:
         responses = await burst(client, [("same-key", order_body())] * BURST)
         assert await mongo_db.orders.count_documents({}) == 1
         created = [r for r in responses if r.status_code == 201]
@@ -44,8 +45,10 @@ async def test_one_key_fifty_times_creates_one_order(mongo_db: Any) -> None:
             assert response.headers["retry-after"] == "1"
 
 
-async def test_fifty_keys_one_order_number_creates_one_order(mongo_db: Any) -> None:
-    async with app_client(mongo_db) as client:
+async def test_fifty_keys_one_order_number_creates_one_order(
+    mongo_db: Any, db_settings: Settings
+) -> None:
+    async with app_client(None, settings=db_settings) as client:
         responses = await burst(client, [(f"key-{n}", order_body()) for n in range(BURST)])
         assert await mongo_db.orders.count_documents({}) == 1
         statuses = Counter(r.status_code for r in responses)
@@ -55,8 +58,10 @@ async def test_fifty_keys_one_order_number_creates_one_order(mongo_db: Any) -> N
                 assert response.json()["type"].endswith("/order-exists")
 
 
-async def test_indexes_enforce_uniqueness_and_retention(mongo_db: Any) -> None:
-    async with app_client(mongo_db):
+async def test_indexes_enforce_uniqueness_and_retention(
+    mongo_db: Any, db_settings: Settings
+) -> None:
+    async with app_client(None, settings=db_settings):
         orders = await mongo_db.orders.index_information()
         assert any(i.get("unique") and i["key"] == [("orderNumber", 1)] for i in orders.values())
         keys = await mongo_db.idempotency.index_information()
@@ -66,10 +71,12 @@ async def test_indexes_enforce_uniqueness_and_retention(mongo_db: Any) -> None:
         assert any(i.get("expireAfterSeconds") == 0 for i in keys.values())
 
 
-async def test_amounts_are_stored_as_decimal128_and_integer_minor_units(mongo_db: Any) -> None:
+async def test_amounts_are_stored_as_decimal128_and_integer_minor_units(
+    mongo_db: Any, db_settings: Settings
+) -> None:
     from bson import Decimal128
 
-    async with app_client(mongo_db) as client:
+    async with app_client(None, settings=db_settings) as client:
         await client.post("/api/orders", headers={"Idempotency-Key": "k"}, content=order_body())
         doc = await mongo_db.orders.find_one({"orderNumber": "ORD-67890"})
         assert doc["amount"] == Decimal128("149.99")

@@ -9,6 +9,7 @@ from typing import Any
 import anyio
 import pytest
 
+from payflow.config import Settings
 from payflow.domain.orders import Order, OrderStatus
 from payflow.store.base import IdempotencyRef
 from payflow.store.mongo import MongoStore
@@ -28,8 +29,8 @@ async def wait_for_status(client: Any, order_number: str, status: str) -> dict[s
             await anyio.sleep(0.02)
 
 
-async def test_order_is_paid_by_the_background_worker(mongo_db: Any) -> None:
-    async with app_client(mongo_db, run_worker=True) as client:
+async def test_order_is_paid_by_the_background_worker(mongo_db: Any, db_settings: Settings) -> None:
+    async with app_client(None, settings=db_settings, run_worker=True) as client:
         response = await client.post(
             "/api/orders", headers={"Idempotency-Key": "k"}, content=order_body()
         )
@@ -40,7 +41,9 @@ async def test_order_is_paid_by_the_background_worker(mongo_db: Any) -> None:
         assert [e["outcome"] for e in trail] == ["applied"]
 
 
-async def test_queued_orders_in_the_database_are_picked_up_at_startup(mongo_db: Any) -> None:
+async def test_queued_orders_in_the_database_are_picked_up_at_startup(
+    mongo_db: Any, db_settings: Settings
+) -> None:
     """Nothing lives only in memory: a job written before a crash is found by the poller."""
     clock = FakeClock()
     store = MongoStore(mongo_db)
@@ -56,13 +59,15 @@ async def test_queued_orders_in_the_database_are_picked_up_at_startup(mongo_db: 
         updated_at=clock.now - timedelta(minutes=5),
     )
     await store.orders.insert(order, IdempotencyRef("global", "k", "fp"), clock.now)
-    async with app_client(mongo_db, clock=clock, run_worker=True) as client:
+    async with app_client(None, clock=clock, settings=db_settings, run_worker=True) as client:
         await wait_for_status(client, "REC-1", "Paid")
 
 
-async def test_a_job_whose_holder_died_is_taken_over_after_the_lease(mongo_db: Any) -> None:
+async def test_a_job_whose_holder_died_is_taken_over_after_the_lease(
+    mongo_db: Any, db_settings: Settings
+) -> None:
     clock = FakeClock()
-    async with app_client(mongo_db, clock=clock) as client:
+    async with app_client(None, clock=clock, settings=db_settings) as client:
         created = await client.post(
             "/api/orders", headers={"Idempotency-Key": "k"}, content=order_body()
         )

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import anyio
 from litestar import Response, get
+from litestar.openapi import ResponseSpec
 
 from payflow.lifespan import RuntimeDep
 from payflow.metrics import CONTENT_TYPE_LATEST
 
 READY_TIMEOUT_SECONDS = 2.0
+# Litestar appends `; charset=utf-8` to every text/* type itself: don't send it twice.
+METRICS_MEDIA_TYPE = "; ".join(
+    part.strip()
+    for part in CONTENT_TYPE_LATEST.split(";")
+    if not part.strip().startswith("charset")
+)
 
 
 @get("/health/live", tags=["operations"], summary="The process is up", sync_to_thread=False)
@@ -16,7 +23,19 @@ def live() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/health/ready", tags=["operations"], summary="Database reachable and worker running")
+@get(
+    "/health/ready",
+    tags=["operations"],
+    summary="Database reachable and worker running",
+    responses={
+        200: ResponseSpec(dict[str, str], description="Ready", generate_examples=False),
+        503: ResponseSpec(
+            dict[str, str],
+            description="Database unreachable or worker stopped: the body says which",
+            generate_examples=False,
+        ),
+    },
+)
 async def ready(runtime: RuntimeDep) -> Response[dict[str, object]]:
     database_ok = False
     with anyio.move_on_after(READY_TIMEOUT_SECONDS):
@@ -35,7 +54,13 @@ async def ready(runtime: RuntimeDep) -> Response[dict[str, object]]:
     return Response(body, status_code=200 if ok else 503)
 
 
-@get("/metrics", tags=["operations"], summary="Prometheus metrics", include_in_schema=True)
+@get(
+    "/metrics",
+    tags=["operations"],
+    summary="Prometheus metrics",
+    include_in_schema=True,
+    media_type=METRICS_MEDIA_TYPE,
+)
 async def metrics(runtime: RuntimeDep) -> Response[bytes]:
     runtime.metrics.queue_depth.set(runtime.queue.depth)
-    return Response(runtime.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+    return Response(runtime.metrics.render(), media_type=METRICS_MEDIA_TYPE)

@@ -26,6 +26,9 @@ _encoder = msgspec.json.Encoder(decimal_format="number")
 
 MetadataKey = Annotated[str, Meta(min_length=1, max_length=40, pattern=r"^[^$.\x00][^.\x00]*$")]
 MetadataValue = Annotated[str, Meta(max_length=500)]
+# Amounts go out as JSON numbers (`decimal_format="number"`); `api.docs.DecimalAsNumber`
+# documents every Decimal so in OpenAPI.
+AmountOut = Decimal
 
 
 class CreateOrderRequest(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
@@ -55,7 +58,7 @@ class OrderOut(msgspec.Struct, rename="camel"):
 
     id: str
     order_number: str
-    amount: Decimal
+    amount: AmountOut
     currency: str
     status: str
     payment_method: str
@@ -65,6 +68,67 @@ class OrderOut(msgspec.Struct, rename="camel"):
     failure_code: str | None = None
     failure_message: str | None = None
     metadata: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+class FieldError(msgspec.Struct):
+    field: str
+    message: str
+
+
+class Problem(msgspec.Struct, omit_defaults=True):
+    """An RFC 9457 problem as every error response carries it (documentation shape)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldError] | None = None
+
+
+class EventDataOut(msgspec.Struct, rename="camel"):
+    order_id: str
+    order_number: str
+    amount: AmountOut
+    currency: str
+    payment_method: str
+    status: str
+    failure_code: str | None = None
+    failure_message: str | None = None
+
+
+class EventOut(msgspec.Struct, rename="camel"):
+    """An event as the gateway signed and sent it (documentation shape)."""
+
+    id: str
+    type: str
+    created_at: str
+    data: EventDataOut
+
+
+class AttemptOut(msgspec.Struct, rename="camel"):
+    at: str
+    attempt: int
+    status_code: int | None
+    latency_ms: float
+    error: str | None
+    response: str
+
+
+class DeliveryOut(msgspec.Struct, rename="camel"):
+    """One event on its way to one endpoint, with every attempt so far."""
+
+    id: str
+    event_id: str
+    event_type: str
+    order_number: str
+    endpoint_id: str
+    url: str
+    state: str
+    attempts: int
+    next_attempt_at: str | None
+    created_at: str
+    delivered_at: str | None
+    log: list[AttemptOut]
 
 
 class AuditEntryOut(msgspec.Struct, rename="camel"):

@@ -21,6 +21,7 @@ from litestar import Request, Response, post
 from litestar.openapi import ResponseSpec
 
 from payflow import signing
+from payflow.api.docs import WebhookOperation, problems
 from payflow.api.schemas import WebhookAck, WebhookEvent, decode_json_object, encode
 from payflow.domain.events import TARGET_STATUS
 from payflow.domain.money import CURRENCY_EXPONENTS, MoneyError, parse_amount, to_minor
@@ -49,7 +50,11 @@ def new_receipt_id() -> str:
     status_code=200,
     tags=["webhooks"],
     summary="Receive a signed payment event",
-    responses={200: ResponseSpec(WebhookAck, description="Received")},
+    responses={
+        200: ResponseSpec(WebhookAck, description="Received", generate_examples=False),
+        **problems(400, 401, 413, s400="validation-error: signed, but not a payment event"),
+    },
+    operation_class=WebhookOperation,
     description=(
         "Accepts `X-Signature` (payflow), `Stripe-Signature` or Standard Webhooks headers. "
         "Outcomes: applied, duplicate, unmatched, mismatch, ignored — all 200."

@@ -13,15 +13,18 @@ from litestar.params import FromPath
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
 
 from payflow import __version__
-from payflow.api import health
+from payflow.api import access, health
+from payflow.api.cancel import cancel_order
 from payflow.api.docs import DecimalAsNumber
+from payflow.api.endpoints import WebhookEndpointsController
 from payflow.api.events import DeliveriesController, EventsController
 from payflow.api.orders import OrdersController
+from payflow.api.refunds import RefundsController
 from payflow.api.request_log import RequestLog
 from payflow.api.routing import CaseInsensitivePaths
 from payflow.api.webhooks import receive_payment_webhook
 from payflow.config import Settings, load_settings
-from payflow.errors import PROBLEM_TYPE_BASE, problem_for
+from payflow.errors import PROBLEM_TYPE_BASE, NotFound, problem_for
 from payflow.lifespan import Overrides, lifespan, provide_runtime
 from payflow.logs import configure_logging
 
@@ -32,10 +35,16 @@ PROBLEM_DOCS: dict[str, str] = {
     "idempotency-key-reused": "The key was first used with a different request body.",
     "idempotency-in-progress": "The first request with this key is still running; see Retry-After.",
     "order-exists": "Another request already created an order with this orderNumber.",
+    "order-not-cancelable": "Only a Pending order can be canceled.",
+    "order-not-refundable": "Only a Paid or PartiallyRefunded order can be refunded.",
+    "refund-exceeds-remaining": "The refund is more than what is left to refund on the order.",
+    "unauthorized": "Send a configured API key as `Authorization: Bearer <key>`.",
     "invalid-signature": "The webhook signature is missing, malformed, stale or does not match.",
     "payload-too-large": "The request body is over the size limit.",
     "not-found": "There is nothing at this path.",
     "delivery-not-finished": "Only a succeeded or dead delivery can be redelivered.",
+    "endpoint-built-in": "The built-in webhook endpoint is set in config, not through the API.",
+    "endpoint-limit-reached": "Delete a webhook endpoint first ([webhooks] max_endpoints).",
     "method-not-allowed": "This path does not accept that HTTP method.",
     "rate-limited": "Too many requests; see Retry-After.",
     "service-unavailable": "The database cannot be reached right now; retry later.",
@@ -49,7 +58,7 @@ async def problem_doc(slug: FromPath[str]) -> Response[str]:
     """Problem `type` URIs resolve to a one-line explanation."""
     text = PROBLEM_DOCS.get(slug)
     if text is None:
-        return Response(f"Unknown problem type {slug!r}.\n", status_code=404)
+        raise NotFound(f"Unknown problem type {slug!r}.")  # an error: problem+json like any
     return Response(f"{slug}: {text}\n")
 
 
@@ -60,8 +69,11 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
     app = Litestar(
         route_handlers=[
             OrdersController,
+            cancel_order,
+            RefundsController,
             EventsController,
             DeliveriesController,
+            WebhookEndpointsController,
             receive_payment_webhook,
             health.live,
             health.ready,
@@ -69,6 +81,8 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
             problem_doc,
         ],
         dependencies={"runtime": Provide(provide_runtime, sync_to_thread=False)},
+        middleware=access.middleware(settings),
+        cors_config=access.cors_config(settings),
         lifespan=[lifespan],
         plugins=[
             ProblemDetailsPlugin(
@@ -90,6 +104,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
                 SwaggerRenderPlugin(path=["/", "/index.html"]),
                 JsonRenderPlugin(path="/openapi.json"),
             ],
+            **access.openapi_security(settings),
         ),
         debug=False,
     )

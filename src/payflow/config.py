@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import AliasChoices, BaseModel, Field, field_validator
+from pydantic import AliasChoices, BaseModel, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -49,6 +49,8 @@ class WebhookSettings(BaseModel):
     target_url: str = ""  # empty: this process's own receiver
     tolerance_seconds: int = Field(default=300, ge=0)
     timeout_seconds: float = Field(default=10.0, gt=0)
+    rotation_grace_hours: float = Field(default=24.0, ge=0)  # old secret still signs this long
+    max_endpoints: int = Field(default=16, ge=1, le=500)  # registered through the API
 
     @field_validator("scheme")
     @classmethod
@@ -76,6 +78,32 @@ class IdempotencySettings(BaseModel):
     retry_after_seconds: int = Field(default=1, ge=1)
 
 
+class AuthSettings(BaseModel):
+    # Empty: no key needed. Otherwise every /api route but the webhook receiver wants
+    # `Authorization: Bearer <key>`, and each key sees only its own orders and idempotency keys.
+    api_keys: list[str] = Field(default_factory=list)
+
+    @field_validator("api_keys")
+    @classmethod
+    def _usable_keys(cls, keys: list[str]) -> list[str]:
+        for key in keys:
+            if not 1 <= len(key) <= 255 or not all("!" <= ch <= "~" for ch in key):
+                raise ValueError("each API key must be 1-255 visible ASCII characters")
+        return keys
+
+
+class RateLimitSettings(BaseModel):
+    enabled: bool = False
+    requests_per_minute: int = Field(default=1500, ge=1, le=1_000_000)  # per client
+
+
+class CorsSettings(BaseModel):
+    # Browser origins allowed to call the API; [] turns CORS off, ["*"] allows any origin.
+    allow_origins: list[str] = Field(
+        default_factory=lambda: ["http://localhost:5173", "http://127.0.0.1:5173"]
+    )
+
+
 class LogSettings(BaseModel):
     level: str = "INFO"
     json_logs: bool = Field(default=True, validation_alias=AliasChoices("json", "json_logs"))
@@ -98,7 +126,20 @@ class Settings(BaseSettings):
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     processing: ProcessingSettings = Field(default_factory=ProcessingSettings)
     idempotency: IdempotencySettings = Field(default_factory=IdempotencySettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    cors: CorsSettings = Field(default_factory=CorsSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_delivery(self) -> Settings:
+        # A delivery attempt may take the whole webhook timeout; were the lease shorter,
+        # another worker would take the delivery over and send it a second time meanwhile.
+        if self.processing.lease_seconds <= self.webhooks.timeout_seconds:
+            raise ValueError(
+                "processing.lease_seconds must be longer than webhooks.timeout_seconds"
+            )
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -22,6 +22,8 @@ from litestar.exceptions import (
 from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE, HTTP_429_TOO_MANY_REQUESTS
 
+from payflow.store.mongo.common import UNAVAILABLE_ERRORS
+
 PROBLEM_TYPE_BASE = (
     "/problems/"  # relative URI (RFC 9457 §3.1.1), documented at GET /problems/{slug}
 )
@@ -115,10 +117,56 @@ class OrderExists(PayflowError):
     slug, status, problem_title = "order-exists", 409, "Order already exists"
 
 
+class OrderNotCancelable(PayflowError):
+    """Only a Pending order can be canceled; the payment outcome is already decided."""
+
+    slug, status, problem_title = "order-not-cancelable", 409, "Order can no longer be canceled"
+
+
+class OrderNotRefundable(PayflowError):
+    """Only a Paid or PartiallyRefunded order can be refunded."""
+
+    slug, status, problem_title = "order-not-refundable", 409, "Order cannot be refunded"
+
+
+class RefundExceedsRemaining(PayflowError):
+    """The refund is larger than what is left of the order's amount after earlier refunds."""
+
+    slug, status, problem_title = (
+        "refund-exceeds-remaining",
+        409,
+        "Refund exceeds the amount left to refund",
+    )
+
+
+class Unauthorized(PayflowError):
+    """API keys are on and the request carries none, or not a valid one (RFC 6750)."""
+
+    slug, status, problem_title = "unauthorized", 401, "A valid API key is required"
+
+    def __init__(self, detail: str, *, invalid_token: bool) -> None:
+        challenge = 'Bearer realm="payflow"'
+        if invalid_token:
+            challenge += ', error="invalid_token"'
+        super().__init__(detail, headers={"WWW-Authenticate": challenge})
+
+
 class DeliveryNotFinished(PayflowError):
     """Only a succeeded or dead delivery can be sent again."""
 
     slug, status, problem_title = "delivery-not-finished", 409, "Delivery still in progress"
+
+
+class EndpointBuiltIn(PayflowError):
+    """The built-in endpoint comes from settings: change it there, not through the API."""
+
+    slug, status, problem_title = "endpoint-built-in", 409, "The built-in endpoint is read-only"
+
+
+class EndpointLimitReached(PayflowError):
+    """No more webhook endpoints can be registered (`[webhooks] max_endpoints`)."""
+
+    slug, status, problem_title = "endpoint-limit-reached", 409, "Too many webhook endpoints"
 
 
 class NotFound(PayflowError):
@@ -153,6 +201,13 @@ def problem_for(exc: Exception) -> ProblemDetailsException:
     """Translate Litestar's and unexpected exceptions into payflow problems."""
     if isinstance(exc, PayflowError):
         return exc
+    if isinstance(exc, UNAVAILABLE_ERRORS):
+        log.warning("database_unavailable", error=str(exc)[:300])
+        return Unavailable(
+            "The database cannot be reached right now; retry later "
+            "(with the same Idempotency-Key for a POST).",
+            headers={"Retry-After": "1"},
+        )
     if isinstance(exc, NotFoundException):
         return NotFound("No resource at this path.")
     if isinstance(exc, MethodNotAllowedException):
@@ -163,7 +218,7 @@ def problem_for(exc: Exception) -> ProblemDetailsException:
         if exc.status_code == HTTP_413_REQUEST_ENTITY_TOO_LARGE:
             return PayloadTooLarge("The request body exceeds the size limit.")
         if exc.status_code == HTTP_429_TOO_MANY_REQUESTS:
-            return RateLimited("Slow down and retry later.", headers=exc.headers)
+            return RateLimited("Slow down and retry later.", headers=_with_retry_after(exc.headers))
         if exc.status_code < 500:
             return ProblemDetailsException(
                 detail=str(exc.detail),
@@ -174,6 +229,15 @@ def problem_for(exc: Exception) -> ProblemDetailsException:
             )
     log.error("unhandled_error", exc_info=exc)
     return PayflowError("An unexpected error occurred; it has been logged.")
+
+
+def _with_retry_after(headers: dict[str, str] | None) -> dict[str, str]:
+    """Litestar's rate limiter says when its window resets (`RateLimit-Reset`, seconds);
+    clients and proxies look for `Retry-After`, so say it there too."""
+    headers = dict(headers or {})
+    reset = headers.get("RateLimit-Reset", "")
+    headers["Retry-After"] = str(max(int(reset), 1)) if reset.isdigit() else "1"
+    return headers
 
 
 def _litestar_validation_errors(exc: ValidationException) -> list[dict[str, str]]:

@@ -4,13 +4,13 @@
                           │  └──5xx: release──▶ absent
                           └──lease expired: next request takes it over (compare-and-set)
 
-Only the atomic `claim` (one upsert against a unique index) decides who executes;
+Only the atomic `claim` (one insert against a unique index) decides who executes;
 there is no read-then-write. A completed key replays the stored bytes; a key whose
 fingerprint differs is refused (422); a key still held is busy (409 + Retry-After).
 An expired record is treated as absent even before the TTL monitor deletes it.
 
-Round trips: `begin` is 1 (the claim returns the prior record when there is one),
-plus 1 for a takeover; `finish` is 1.
+Round trips: `begin` is 1 read when the key has a record (a replay, 409 or 422), else
+the read and the claim; plus 1 for a takeover; `finish` is 1, the journaled one.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
 from typing import Any
 
 import msgspec
@@ -40,6 +40,8 @@ MAX_KEY_LENGTH = 255
 REPLAYED_HEADER = "Idempotent-Replayed"
 
 _canonical = msgspec.json.Encoder(order="sorted", decimal_format="number")
+# Normalising must neither round (28 digits by default) nor trap on a huge exponent.
+_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +85,7 @@ def _normalise_numbers(value: Any) -> Any:
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return value
     if isinstance(value, int | Decimal):
-        return Decimal(value).normalize()
+        return Decimal(value).normalize(_EXACT)
     if isinstance(value, dict):
         return {key: _normalise_numbers(item) for key, item in value.items()}
     if isinstance(value, list):
@@ -137,6 +139,19 @@ async def finish(store: IdempotencyStore, claim: Claim, response: StoredResponse
         await store.release(claim.record)
     else:
         await store.complete(claim.record, response)
+
+
+def work_seed(claim: Claim) -> str:
+    """A seed for the ids of what a claim creates, so that a crash leaves nothing half done.
+
+    A retry that takes over a dead holder's claim gets the same seed and so the same ids:
+    it finds the holder's writes and finishes them instead of repeating them. Once the
+    key's retention is over and it is used afresh, the seed (and every id) is new.
+    """
+    record = claim.record
+    # Milliseconds, as the database keeps them: the taken-over record was read back from it.
+    expires_ms = record.expires_at.replace(microsecond=record.expires_at.microsecond // 1000 * 1000)
+    return f"{record.scope}\n{record.key}\n{record.fingerprint}\n{expires_ms.isoformat()}"
 
 
 def replayed(response: StoredResponse) -> StoredResponse:

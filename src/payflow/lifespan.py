@@ -26,6 +26,7 @@ from payflow.store.base import Store
 from payflow.store.mongo import MongoStore
 from payflow.timefmt import Clock, utc_now
 from payflow.worker.channel import WorkQueue
+from payflow.worker.directory import EndpointDirectory
 from payflow.worker.processor import Processor, ProcessorConfig, new_owner_id
 from payflow.worker.runner import Worker
 from payflow.worker.sender import WebhookSender
@@ -48,6 +49,7 @@ class Runtime:
     clock: Clock
     queue: WorkQueue
     metrics: Metrics
+    directory: EndpointDirectory
     mongo_uri: str = ""
     worker: Worker | None = None
 
@@ -70,7 +72,13 @@ class Runtime:
 
     def scope_for(self, request: Request[Any, Any, Any]) -> str:
         """Idempotency keys and data are scoped per client; one global scope without auth."""
-        return GLOBAL_SCOPE
+        return self.data_scope(request) or GLOBAL_SCOPE
+
+    def data_scope(self, request: Request[Any, Any, Any]) -> str | None:
+        """Whose orders this request may see: its API key's (the id `api.access` put in
+        `scope["user"]`), or everyone's (None) when API keys are off."""
+        client = request.scope.get("user")
+        return client if isinstance(client, str) else None
 
 
 @dataclass
@@ -114,7 +122,11 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
             client = await stack.enter_async_context(httpx.AsyncClient(transport=transport))
         queue = WorkQueue(settings.processing.queue_size, overrides.clock)
         stack.push_async_callback(queue.aclose)
-        runtime = Runtime(settings, store, overrides.clock, queue, Metrics(), mongo_uri=uri)
+        directory = EndpointDirectory(store.endpoints, default_endpoint(settings), overrides.clock)
+        await directory.refresh()
+        runtime = Runtime(
+            settings, store, overrides.clock, queue, Metrics(), directory, mongo_uri=uri
+        )
         app.state.runtime = runtime
         app.state.http_client = client
         _warn_about_default_secret(settings)
@@ -122,6 +134,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
             if overrides.run_worker:
                 runtime.worker = build_worker(runtime, client)
                 await tasks.start(runtime.worker.run)
+                tasks.start_soon(directory.run, settings.processing.poll_interval_seconds)
             print_banner(settings, uri)
             try:
                 yield
@@ -136,7 +149,7 @@ async def _database(settings: Settings, overrides: Overrides) -> AsyncIterator[t
     if overrides.database is not None:
         yield overrides.database, ""
         return
-    from motor.motor_asyncio import AsyncIOMotorClient
+    from payflow.store.mongo.client import open_client
 
     async with contextlib.AsyncExitStack() as stack:
         uri = settings.mongo.uri
@@ -151,7 +164,7 @@ async def _database(settings: Settings, overrides: Overrides) -> AsyncIterator[t
                 )
             )
             uri = server.uri
-        client: Any = AsyncIOMotorClient(uri, tz_aware=True, serverSelectionTimeoutMS=5000)
+        client = open_client(uri)
         stack.callback(client.close)
         await client.admin.command("ping")
         yield client[settings.mongo.database], uri
@@ -169,7 +182,6 @@ def default_endpoint(settings: Settings) -> Endpoint:
 
 def build_processor(runtime: Runtime, client: httpx.AsyncClient) -> Processor:
     settings = runtime.settings
-    endpoints = [default_endpoint(settings)]
     return Processor(
         store=runtime.store,
         sender=WebhookSender(client, settings.webhooks.timeout_seconds),
@@ -183,7 +195,7 @@ def build_processor(runtime: Runtime, client: httpx.AsyncClient) -> Processor:
         ),
         metrics=runtime.metrics,
         owner=new_owner_id(),
-        endpoints=lambda: endpoints,
+        endpoints=runtime.directory.endpoints,
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import MutableMapping
-from typing import Any
+from typing import Any, TextIO, cast
 
 import structlog
 
@@ -21,6 +21,24 @@ def redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[s
         if any(word in name.lower() for word in _SENSITIVE):
             event[name] = "[redacted]"
     return event
+
+
+class _CurrentStderr:
+    """Writes to whatever `sys.stderr` is when a line is written.
+
+    structlog caches each logger on first use together with its output file; handing
+    it `sys.stderr` itself would pin the stream of that moment, so logs would miss a
+    later redirection (a test's capture, a supervisor swapping the stream).
+    """
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+_STDERR = _CurrentStderr()
 
 
 def configure_logging(level: str = "INFO", json_lines: bool = True) -> None:
@@ -39,6 +57,9 @@ def configure_logging(level: str = "INFO", json_lines: bool = True) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=cast("TextIO", _STDERR)),
         cache_logger_on_first_use=True,
     )
+    # httpx logs every request it sends at INFO: one more line per webhook, through the
+    # standard library's handlers, repeating what `webhook_delivered` already says.
+    logging.getLogger("httpx").setLevel(logging.WARNING)

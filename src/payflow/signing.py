@@ -34,6 +34,7 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
+import functools
 import hashlib
 import hmac
 import re
@@ -82,6 +83,7 @@ def _malformed(message: str) -> SignatureError:
     return SignatureError("malformed-signature", message)
 
 
+@functools.lru_cache(maxsize=64)  # pure; a ValueError is raised again on every call
 def secret_key(scheme: Scheme, secret: str) -> bytes:
     """The HMAC key bytes for `secret`.
 
@@ -125,12 +127,20 @@ def _signed_prefix(scheme: Scheme, timestamp: str, message_id: str) -> bytes:
     return f"{message_id}.{timestamp}.".encode()
 
 
+_ONE_SHOT_MAX_BYTES = 64 * 1024
+
+
 def _signature(scheme: Scheme, key: bytes, prefix: bytes, body: bytes) -> str:
-    mac = hmac.new(key, prefix, hashlib.sha256)
-    mac.update(body)  # no prefix + body copy for a large body
+    if len(body) <= _ONE_SHOT_MAX_BYTES:
+        # One-shot HMAC runs in C; the `hmac.new` object costs more than copying a small body.
+        digest = hmac.digest(key, prefix + body, "sha256")
+    else:
+        mac = hmac.new(key, prefix, hashlib.sha256)
+        mac.update(body)  # no prefix + body copy for a large body
+        digest = mac.digest()
     if scheme is Scheme.STANDARD:
-        return base64.b64encode(mac.digest()).decode()
-    return mac.hexdigest()
+        return base64.b64encode(digest).decode()
+    return digest.hex()
 
 
 def sign(
@@ -177,12 +187,13 @@ def verify(
         raise ValueError("at least one secret is needed to verify")
     keys = [secret_key(scheme, s) for s in secrets]  # config errors surface on every call
     name = SIGNATURE_HEADERS[scheme]
-    raw = _header(headers, name)
+    found = _collect(headers)  # one pass over the headers, however many we read
+    raw = _header(found, name)
     if raw is None:
         raise SignatureError("missing-signature", f"The {name} header is missing.")
     if scheme is Scheme.STANDARD:
-        message_id = _required_header(headers, "webhook-id")
-        ts_text = _required_header(headers, "webhook-timestamp")
+        message_id = _required_header(found, "webhook-id")
+        ts_text = _required_header(found, "webhook-timestamp")
         signatures = _parse_standard(raw)
     else:
         message_id = ""
@@ -216,10 +227,23 @@ def detect_scheme(headers: Mapping[str, str]) -> Scheme | None:
     return None
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    """Case-insensitive lookup in any mapping; a header given twice is malformed."""
-    wanted = name.lower()
-    values = [v for k, v in headers.items() if isinstance(k, str) and k.lower() == wanted]
+_READ_HEADERS = frozenset(
+    name.lower() for name in (*SIGNATURE_HEADERS.values(), "webhook-id", "webhook-timestamp")
+)
+
+
+def _collect(headers: Mapping[str, str]) -> dict[str, list[object]]:
+    """Every value of the headers `verify` reads, by lower-case name, from any mapping."""
+    found: dict[str, list[object]] = {}
+    for key, value in headers.items():
+        if isinstance(key, str) and (lower := key.lower()) in _READ_HEADERS:
+            found.setdefault(lower, []).append(value)
+    return found
+
+
+def _header(found: Mapping[str, list[object]], name: str) -> str | None:
+    """The one value of header `name` (see `_collect`); a header given twice is malformed."""
+    values = found.get(name.lower())
     if not values:
         return None
     if len(values) > 1:
@@ -230,8 +254,8 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return value
 
 
-def _required_header(headers: Mapping[str, str], name: str) -> str:
-    value = _header(headers, name)
+def _required_header(found: Mapping[str, list[object]], name: str) -> str:
+    value = _header(found, name)
     if not value:
         raise _malformed(f"The {name} header is missing or empty.")
     return value

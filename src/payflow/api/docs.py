@@ -47,6 +47,7 @@ PROBLEM_DESCRIPTIONS: dict[int, str] = {
     409: "order-exists, or idempotency-in-progress (with Retry-After)",
     413: "payload-too-large",
     422: "idempotency-key-reused: the key was first used with another body",
+    503: "service-unavailable: nothing was changed; retry later",
 }
 
 

@@ -1,8 +1,10 @@
 """Events the gateway emitted, their deliveries, and redelivery.
 
 An event is returned as the exact bytes that were signed and sent, so what a developer
-reads here is what their endpoint received. Round trips: every GET is 1; redeliver is
-the idempotency claim + 1 conditional update + the completion.
+reads here is what their endpoint received. With API keys on, a client sees only the
+events of its own orders (and their deliveries). Round trips: every GET is 1 (a delivery
+2 with API keys on: its event says whose it is); redeliver is the idempotency claim + 1
+conditional update + the completion (+2 reads with API keys on).
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, QueryParameter
 
 from payflow import idempotency
-from payflow.api.orders import JSON, stored_problem, to_response
+from payflow.api.docs import problems
+from payflow.api.orders import JSON, run_idempotent, to_response
 from payflow.api.schemas import AttemptOut, DeliveryOut, EventOut, encode
 from payflow.errors import DeliveryNotFinished, NotFound, ValidationFailed
-from payflow.lifespan import RuntimeDep
+from payflow.lifespan import Runtime, RuntimeDep
 from payflow.store.base import Delivery, InvalidCursor, StoredResponse
 from payflow.timefmt import isoformat
 from payflow.worker.processor import DELIVERY_PREFIX
@@ -52,6 +55,18 @@ def delivery_out(delivery: Delivery) -> DeliveryOut:
     )
 
 
+async def visible_delivery(
+    runtime: Runtime, delivery_id: str, data_scope: str | None
+) -> Delivery | None:
+    """The delivery, if its event is one this client may see (+1 read with API keys on)."""
+    delivery = await runtime.store.deliveries.get(delivery_id)
+    if delivery is None or data_scope is None:
+        return delivery
+    if await runtime.store.events.get(delivery.event_id, data_scope) is None:
+        return None
+    return delivery
+
+
 class EventsController(Controller):
     path = "/api/events"
     tags = ["events"]  # noqa: RUF012 - Litestar reads it as a class attribute
@@ -59,10 +74,16 @@ class EventsController(Controller):
     @get(
         "/",
         summary="Events the gateway emitted, newest first (plain array; next page in Link)",
-        responses={200: ResponseSpec(list[EventOut], description="Events as sent")},
+        responses={
+            200: ResponseSpec(
+                list[EventOut], description="Events as sent", generate_examples=False
+            ),
+            **problems(400),
+        },
     )
     async def list_events(
         self,
+        request: Request[Any, Any, Any],
         runtime: RuntimeDep,
         event_type: Annotated[str | None, QueryParameter(name="type", max_length=100)] = None,
         order_number: Annotated[
@@ -73,7 +94,7 @@ class EventsController(Controller):
     ) -> Response[bytes]:
         try:
             events, next_cursor = await runtime.store.events.page(
-                event_type, order_number, limit, cursor
+                event_type, order_number, limit, cursor, runtime.data_scope(request)
             )
         except InvalidCursor as exc:
             raise ValidationFailed([{"field": "cursor", "message": str(exc)}]) from None
@@ -91,10 +112,15 @@ class EventsController(Controller):
     @get(
         "/{event_id:str}",
         summary="One event, byte for byte as it was signed and sent",
-        responses={200: ResponseSpec(EventOut, description="The event")},
+        responses={
+            200: ResponseSpec(EventOut, description="The event", generate_examples=False),
+            **problems(400, 404),
+        },
     )
-    async def get_event(self, runtime: RuntimeDep, event_id: FromPath[str]) -> Response[bytes]:
-        event = await runtime.store.events.get(event_id)
+    async def get_event(
+        self, request: Request[Any, Any, Any], runtime: RuntimeDep, event_id: FromPath[str]
+    ) -> Response[bytes]:
+        event = await runtime.store.events.get(event_id, runtime.data_scope(request))
         if event is None:
             raise NotFound(f"No event with id {event_id!r}.")
         return Response(content=event.body, media_type=JSON)
@@ -102,12 +128,15 @@ class EventsController(Controller):
     @get(
         "/{event_id:str}/deliveries",
         summary="The event's deliveries, each with its attempt log",
-        responses={200: ResponseSpec(list[DeliveryOut], description="Deliveries")},
+        responses={
+            200: ResponseSpec(list[DeliveryOut], description="Deliveries", generate_examples=False),
+            **problems(400, 404),
+        },
     )
     async def event_deliveries(
-        self, runtime: RuntimeDep, event_id: FromPath[str]
+        self, request: Request[Any, Any, Any], runtime: RuntimeDep, event_id: FromPath[str]
     ) -> Response[bytes]:
-        if await runtime.store.events.get(event_id) is None:
+        if await runtime.store.events.get(event_id, runtime.data_scope(request)) is None:
             raise NotFound(f"No event with id {event_id!r}.")
         deliveries = await runtime.store.deliveries.for_event(event_id)
         return Response(content=encode([delivery_out(d) for d in deliveries]), media_type=JSON)
@@ -120,12 +149,15 @@ class DeliveriesController(Controller):
     @get(
         "/{delivery_id:str}",
         summary="One delivery with its attempt log",
-        responses={200: ResponseSpec(DeliveryOut, description="The delivery")},
+        responses={
+            200: ResponseSpec(DeliveryOut, description="The delivery", generate_examples=False),
+            **problems(400, 404),
+        },
     )
     async def get_delivery(
-        self, runtime: RuntimeDep, delivery_id: FromPath[str]
+        self, request: Request[Any, Any, Any], runtime: RuntimeDep, delivery_id: FromPath[str]
     ) -> Response[bytes]:
-        delivery = await runtime.store.deliveries.get(delivery_id)
+        delivery = await visible_delivery(runtime, delivery_id, runtime.data_scope(request))
         if delivery is None:
             raise NotFound(f"No delivery with id {delivery_id!r}.")
         return Response(content=encode(delivery_out(delivery)), media_type=JSON)
@@ -134,7 +166,17 @@ class DeliveriesController(Controller):
         "/{delivery_id:str}/redeliver",
         status_code=202,
         summary="Send a dead or succeeded delivery again (idempotent)",
-        responses={202: ResponseSpec(DeliveryOut, description="Queued again")},
+        responses={
+            202: ResponseSpec(DeliveryOut, description="Queued again", generate_examples=False),
+            **problems(
+                400,
+                404,
+                409,
+                422,
+                s400="idempotency-key-missing or idempotency-key-invalid",
+                s409="delivery-not-finished, or idempotency-in-progress (with Retry-After)",
+            ),
+        },
     )
     async def redeliver(
         self,
@@ -150,8 +192,13 @@ class DeliveriesController(Controller):
         route = f"/api/deliveries/{delivery_id}/redeliver"
         fingerprint = idempotency.fingerprint("POST", route, {})
         now = runtime.clock()
+        data_scope = runtime.data_scope(request)
 
         async def requeue(_: idempotency.Claim) -> StoredResponse:
+            if data_scope is not None and not await visible_delivery(
+                runtime, delivery_id, data_scope
+            ):
+                raise NotFound(f"No delivery with id {delivery_id!r}.")
             delivery = await runtime.store.deliveries.redeliver(delivery_id, now)
             if delivery is None:
                 if await runtime.store.deliveries.get(delivery_id) is None:
@@ -163,14 +210,6 @@ class DeliveriesController(Controller):
             runtime.queue.schedule(DELIVERY_PREFIX + delivery.id, now)
             return StoredResponse(202, {"content-type": JSON}, encode(delivery_out(delivery)))
 
-        stored = await idempotency.execute(
-            runtime.store.idempotency,
-            runtime.scope_for(request),
-            key,
-            fingerprint,
-            now,
-            runtime.idempotency_policy,
-            requeue,
-            stored_problem,
-        )
+        scope = runtime.scope_for(request)
+        stored = await run_idempotent(runtime, scope, key, fingerprint, now, requeue)
         return to_response(stored)

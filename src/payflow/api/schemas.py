@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 from msgspec import Meta
 
-from payflow.domain.money import DEFAULT_CURRENCY, MoneyError, exponent, parse_amount
+from payflow.domain.money import DEFAULT_CURRENCY, MoneyError, exponent, parse_amount, quantize
 from payflow.domain.orders import ORDER_NUMBER_PATTERN, Order
 from payflow.domain.payment_methods import DEFAULT_PAYMENT_METHOD, OUTCOMES, is_known
 from payflow.errors import ValidationFailed
@@ -29,6 +29,7 @@ MetadataValue = Annotated[str, Meta(max_length=500)]
 # Amounts go out as JSON numbers (`decimal_format="number"`); `api.docs.DecimalAsNumber`
 # documents every Decimal so in OpenAPI.
 AmountOut = Decimal
+MAX_PROCESSING_DELAY_MS = 600_000  # ten minutes
 
 
 class CreateOrderRequest(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
@@ -51,6 +52,21 @@ class CreateOrderRequest(msgspec.Struct, forbid_unknown_fields=True, rename="cam
     metadata: Annotated[dict[MetadataKey, MetadataValue], Meta(max_length=20)] = msgspec.field(
         default_factory=dict
     )
+    processing_delay_ms: (
+        Annotated[
+            int,
+            Meta(
+                ge=0,
+                le=MAX_PROCESSING_DELAY_MS,
+                description=(
+                    "Simulated time to the payment outcome for this order alone, instead of "
+                    "[processing] delay_seconds: 0 for fast tests, long for slow ones"
+                ),
+                examples=[0],
+            ),
+        ]
+        | None
+    ) = None
 
 
 class OrderOut(msgspec.Struct, rename="camel"):
@@ -65,6 +81,8 @@ class OrderOut(msgspec.Struct, rename="camel"):
     created_at: str
     updated_at: str
     paid_at: str | None
+    amount_refunded: AmountOut
+    canceled_at: str | None
     failure_code: str | None = None
     failure_message: str | None = None
     metadata: dict[str, str] = msgspec.field(default_factory=dict)
@@ -181,9 +199,18 @@ def order_out(order: Order) -> OrderOut:
         created_at=isoformat(order.created_at),
         updated_at=isoformat(order.updated_at),
         paid_at=None if order.paid_at is None else isoformat(order.paid_at),
+        amount_refunded=quantize(order.amount_refunded, order.currency),
+        canceled_at=None if order.canceled_at is None else isoformat(order.canceled_at),
         failure_code=order.failure_code,
         failure_message=order.failure_message,
         metadata=order.metadata,
+    )
+
+
+def _unreadable(message: str) -> ValidationFailed:
+    return ValidationFailed(
+        [{"field": "body", "message": f"malformed JSON: {message}"}],
+        detail="The request body is not valid JSON.",
     )
 
 
@@ -195,15 +222,21 @@ def decode_json_object(body: bytes) -> dict[str, Any]:
         message = str(exc)
         if "out of range" in message:
             message = "a number is too large"
-        raise ValidationFailed(
-            [{"field": "body", "message": f"malformed JSON: {message}"}],
-            detail="The request body is not valid JSON.",
-        ) from None
+        raise _unreadable(message) from None
+    # msgspec lets these through: invalid UTF-8 in a string, nesting deeper than the
+    # interpreter allows, a number whose exponent `Decimal` cannot hold (1e-99999999999999999999).
+    except UnicodeDecodeError:
+        raise _unreadable("not valid UTF-8") from None
+    except RecursionError:
+        raise _unreadable("nested too deeply") from None
+    except ArithmeticError:
+        raise _unreadable("a number is out of range") from None
     if not isinstance(value, dict):
         raise ValidationFailed([{"field": "body", "message": "must be a JSON object"}])
     return value
 
 
+_T = TypeVar("_T")
 _FIELD_AT = re.compile(r"^(?P<message>.*?) - at `\$(?P<path>[^`]*)`$")
 _FIELD_NAMED = re.compile(r"field `(?P<field>[^`]*)`")
 
@@ -216,6 +249,14 @@ def _field_error(exc: msgspec.ValidationError) -> dict[str, str]:
     if match := _FIELD_NAMED.search(text):
         return {"field": match["field"], "message": text}
     return {"field": "body", "message": text}
+
+
+def convert_body(payload: dict[str, Any], shape: type[_T]) -> _T:
+    """Convert a decoded body into a request Struct; a mismatch is a 400 with the field."""
+    try:
+        return msgspec.convert(payload, shape, strict=True)
+    except msgspec.ValidationError as exc:
+        raise ValidationFailed([_field_error(exc)]) from None
 
 
 def parse_create_order(payload: dict[str, Any]) -> CreateOrderRequest:

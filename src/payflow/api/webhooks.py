@@ -5,14 +5,18 @@ constant-time comparison (`signing.verify`). An order moves Pending → Paid/Fai
 only through one conditional update, so a duplicate or late event can never cause
 a second transition. Every receipt, valid or not, is written to `payments`.
 
-Database round trips: applied = 2 (conditional update, receipt); any other outcome
-= 3 (conditional update misses, read the order to say why, receipt); rejected = 1.
+Database round trips: applied = 2 (conditional update, staged; receipt, journaled: one
+journal flush makes both durable, `store.mongo.common.STAGED`); duplicate = 4
+(conditional update misses, read the order, the applied receipt is refused, receipt);
+any other outcome = 3 (conditional update misses, read the order to say why, receipt);
+rejected = 1.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import replace
 from typing import Any
 
 import msgspec
@@ -21,6 +25,7 @@ from litestar import Request, Response, post
 from litestar.openapi import ResponseSpec
 
 from payflow import signing
+from payflow.api.access import PUBLIC
 from payflow.api.docs import WebhookOperation, problems
 from payflow.api.schemas import WebhookAck, WebhookEvent, decode_json_object, encode
 from payflow.domain.events import TARGET_STATUS
@@ -45,10 +50,16 @@ def new_receipt_id() -> str:
     return f"rcpt_{secrets.token_hex(12)}"
 
 
+def applied_receipt_id(event_key: str) -> str:
+    """The one `applied` receipt an event can have: its id is derived from the event."""
+    return f"rcpt_{hashlib.sha256(f'applied:{event_key}'.encode()).hexdigest()[:24]}"
+
+
 @post(
     "/api/webhooks/payments",
     status_code=200,
     tags=["webhooks"],
+    opt={PUBLIC: True},  # authenticated by its signature, never by an API key
     summary="Receive a signed payment event",
     responses={
         200: ResponseSpec(WebhookAck, description="Received", generate_examples=False),
@@ -103,7 +114,10 @@ async def receive_payment_webhook(
     receipt.event_key, receipt.event_id, receipt.event_type = key, event.id, event.type
     receipt.order_number = event.data.order_number
     receipt.outcome, receipt.detail = await apply(runtime, event, key, now)
-    await runtime.store.payments.record(receipt)
+    if receipt.outcome in (APPLIED, DUPLICATE):
+        await record_transition(runtime, receipt, key, event.type)
+    else:
+        await runtime.store.payments.record(receipt)
     bound = log.bind(event_id=key, order_number=event.data.order_number, outcome=receipt.outcome)
     if receipt.outcome == MISMATCH:
         bound.warning("webhook_mismatch", detail=receipt.detail)
@@ -112,6 +126,26 @@ async def receive_payment_webhook(
     runtime.metrics.webhook_received(receipt.outcome)
     ack = WebhookAck(received=True, event_id=event.id or key, outcome=receipt.outcome)
     return Response(content=encode(ack), media_type="application/json")
+
+
+async def record_transition(
+    runtime: RuntimeDep, receipt: Receipt, key: str, event_type: str
+) -> None:
+    """Write the `applied` receipt of the event that moved the order, once; else a duplicate.
+
+    Moving the order and writing its receipt are two writes. A crash between them leaves
+    the order moved and no receipt; the sender, never answered, delivers again, finds the
+    order moved by this very event, and this redelivery writes the missing receipt and
+    answers `applied`. Its id is derived from the event, so however many deliveries race,
+    an event has one `applied` receipt and an order one transition in its audit trail.
+    """
+    target = TARGET_STATUS[event_type].value
+    applied = replace(receipt, id=applied_receipt_id(key), outcome=APPLIED, detail=target)
+    if await runtime.store.payments.record(applied):
+        receipt.id, receipt.outcome, receipt.detail = applied.id, APPLIED, target
+        return
+    receipt.outcome, receipt.detail = DUPLICATE, "event already applied"
+    await runtime.store.payments.record(receipt)
 
 
 def event_key(body: bytes, event_id: str | None) -> str:

@@ -15,17 +15,24 @@ class OrderStatus(StrEnum):
     PAID = "Paid"
     FAILED = "Failed"
     CANCELED = "Canceled"
+    PARTIALLY_REFUNDED = "PartiallyRefunded"
     REFUNDED = "Refunded"
 
 
-# Only a Pending order moves, and only forward: a late or replayed event never undoes an outcome.
+# Orders only move forward: a late or replayed event never undoes an outcome. A payment
+# decides a Pending order; refunds then take a Paid order down to Refunded, possibly in parts.
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.PENDING: frozenset({OrderStatus.PAID, OrderStatus.FAILED, OrderStatus.CANCELED}),
-    OrderStatus.PAID: frozenset({OrderStatus.REFUNDED}),
+    OrderStatus.PAID: frozenset({OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED}),
     OrderStatus.FAILED: frozenset(),
     OrderStatus.CANCELED: frozenset(),
+    OrderStatus.PARTIALLY_REFUNDED: frozenset(
+        {OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED}
+    ),
     OrderStatus.REFUNDED: frozenset(),
 }
+CANCELABLE = frozenset(s for s, targets in TRANSITIONS.items() if OrderStatus.CANCELED in targets)
+REFUNDABLE = frozenset(s for s, targets in TRANSITIONS.items() if OrderStatus.REFUNDED in targets)
 
 ORDER_NUMBER_RE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 ORDER_NUMBER_PATTERN = f"^{ORDER_NUMBER_RE.pattern}$"
@@ -33,6 +40,13 @@ ORDER_NUMBER_PATTERN = f"^{ORDER_NUMBER_RE.pattern}$"
 
 def can_transition(current: OrderStatus, target: OrderStatus) -> bool:
     return target in TRANSITIONS[current]
+
+
+def status_after_refund(amount_minor: int, refunded_minor: int) -> OrderStatus:
+    """What an order is once `refunded_minor` of its `amount_minor` has been given back."""
+    if refunded_minor >= amount_minor:
+        return OrderStatus.REFUNDED
+    return OrderStatus.PARTIALLY_REFUNDED
 
 
 def new_order_id() -> str:
@@ -56,3 +70,7 @@ class Order:
     failure_code: str | None = None
     failure_message: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    amount_refunded: Decimal = Decimal(0)
+    refund_count: int = 0
+    canceled_at: datetime | None = None
+    scope: str | None = None  # the client (API key) that created it; None before auth existed

@@ -14,7 +14,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from payflow.domain.endpoints import RegisteredEndpoint
 from payflow.domain.orders import Order, OrderStatus
+from payflow.domain.refunds import Refund
 
 
 class DeliveryState(StrEnum):
@@ -83,6 +85,14 @@ class Job:
 
     order: Order
     attempts: int
+    took_over: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RefundJob:
+    """A refund's event job, claimed under a lease."""
+
+    refund: Refund
     took_over: bool
 
 
@@ -161,15 +171,35 @@ class OrderStore(Protocol):
     async def insert(self, order: Order, ref: IdempotencyRef | None, due_at: datetime) -> None:
         """Insert the order with its processing job queued; raise `OrderNumberTaken`."""
 
-    async def get(self, order_number: str) -> Order | None: ...
+    async def get(self, order_number: str, scope: str | None = None) -> Order | None:
+        """The order; with `scope`, only if that client created it (else None, as if absent)."""
 
     async def get_with_ref(
         self, order_number: str
     ) -> tuple[Order, IdempotencyRef | None] | None: ...
 
     async def page(
-        self, status: OrderStatus | None, limit: int, cursor: str | None
+        self, status: OrderStatus | None, limit: int, cursor: str | None, scope: str | None = None
     ) -> ListPage: ...
+
+    async def cancel(self, order_number: str, scope: str | None, now: datetime) -> Order | None:
+        """Pending → Canceled with its announcing job queued, in one conditional update.
+
+        None when no such order is Pending: absent (for this scope) or already decided.
+        """
+
+    async def add_refund(
+        self, order: Order, refund_id: str, amount_minor: int, now: datetime, *, completes: bool
+    ) -> Order | None:
+        """Count a refund on a Paid/PartiallyRefunded order in one conditional update.
+
+        `completes`: only if it is exactly what is left (→ Refunded); otherwise only if
+        something is left after it (→ PartiallyRefunded). None when that does not hold
+        now, or when `refund_id` was counted already.
+        """
+
+    async def refunded_by(self, order_id: str, refund_id: str) -> tuple[Order, int | None] | None:
+        """The order as it is, and the minor units `refund_id` took from it, if it did."""
 
     async def apply_payment(
         self,
@@ -198,16 +228,51 @@ class OrderStore(Protocol):
         """Hand back this process's unfinished jobs so anyone can take them at once."""
 
 
+class RefundStore(Protocol):
+    async def create(self, refund: Refund) -> Refund:
+        """Insert the refund with its event job due now, once; return it as first stored."""
+
+    async def get(self, refund_id: str, order_id: str) -> Refund | None: ...
+
+    async def for_order(self, order_id: str, limit: int) -> list[Refund]:
+        """The order's refunds, oldest first."""
+
+    async def claim_processing(
+        self, refund_id: str, owner: str, now: datetime, lease_until: datetime
+    ) -> RefundJob | None: ...
+
+    async def finish_processing(self, refund_id: str, owner: str, now: datetime) -> bool: ...
+
+    async def due_for_processing(self, now: datetime, limit: int) -> list[tuple[str, datetime]]: ...
+
+    async def release_leases(self, owner: str, now: datetime) -> int: ...
+
+
 class EventStore(Protocol):
     async def save(
-        self, event_id: str, body: bytes, event_type: str, order_number: str, created_at: datetime
+        self,
+        event_id: str,
+        body: bytes,
+        event_type: str,
+        order_number: str,
+        created_at: datetime,
+        scope: str | None = None,
     ) -> bytes:
-        """Record an emitted event once; return the body first stored under this id."""
+        """Record an emitted event once; return the body first stored under this id.
 
-    async def get(self, event_id: str) -> StoredEvent | None: ...
+        `scope` is the client whose order it is about: with API keys on, only that
+        client sees the event.
+        """
+
+    async def get(self, event_id: str, scope: str | None = None) -> StoredEvent | None: ...
 
     async def page(
-        self, event_type: str | None, order_number: str | None, limit: int, cursor: str | None
+        self,
+        event_type: str | None,
+        order_number: str | None,
+        limit: int,
+        cursor: str | None,
+        scope: str | None = None,
     ) -> tuple[list[StoredEvent], str | None]: ...
 
 
@@ -239,9 +304,31 @@ class DeliveryStore(Protocol):
 
     async def release_leases(self, owner: str, now: datetime) -> int: ...
 
+    async def for_endpoint(
+        self, endpoint_id: str, limit: int, cursor: str | None
+    ) -> tuple[list[Delivery], str | None]:
+        """The endpoint's deliveries, newest first, and the cursor of the next page."""
+
+
+class EndpointStore(Protocol):
+    async def insert(self, endpoint: RegisteredEndpoint) -> None: ...
+
+    async def get(self, endpoint_id: str) -> RegisteredEndpoint | None: ...
+
+    async def all(self, limit: int) -> list[RegisteredEndpoint]:
+        """Registered endpoints, newest first."""
+
+    async def count(self) -> int: ...
+
+    async def replace(self, endpoint: RegisteredEndpoint) -> bool:
+        """Store `endpoint` if the stored one is still at `endpoint.version - 1` (CAS)."""
+
+    async def delete(self, endpoint_id: str) -> bool: ...
+
 
 class PaymentStore(Protocol):
-    async def record(self, receipt: Receipt) -> None: ...
+    async def record(self, receipt: Receipt) -> bool:
+        """Insert the receipt; False if one with its id is there already."""
 
     async def for_order(self, order_number: str, limit: int) -> list[Receipt]: ...
 
@@ -266,6 +353,12 @@ class Store(Protocol):
 
     @property
     def payments(self) -> PaymentStore: ...
+
+    @property
+    def refunds(self) -> RefundStore: ...
+
+    @property
+    def endpoints(self) -> EndpointStore: ...
 
     async def ensure_indexes(self) -> None: ...
 

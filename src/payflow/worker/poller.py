@@ -13,7 +13,7 @@ import structlog
 from payflow.store.base import Store
 from payflow.timefmt import Clock
 from payflow.worker.channel import WorkQueue
-from payflow.worker.processor import DELIVERY_PREFIX, ORDER_PREFIX
+from payflow.worker.processor import DELIVERY_PREFIX, ORDER_PREFIX, REFUND_PREFIX
 
 log = structlog.get_logger(__name__)
 
@@ -22,8 +22,10 @@ async def poll_once(store: Store, queue: WorkQueue, clock: Clock, batch: int) ->
     """Queue due and lease-expired jobs this process does not hold yet; returns how many."""
     now = clock()
     fed = 0
+    queue.wake()  # ids already scheduled here that are due by now go out at once
     sources = (
         (ORDER_PREFIX, store.orders.due_for_processing),
+        (REFUND_PREFIX, store.refunds.due_for_processing),
         (DELIVERY_PREFIX, store.deliveries.due),
     )
     for prefix, due in sources:

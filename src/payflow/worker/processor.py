@@ -1,9 +1,14 @@
-"""The two jobs of the simulated gateway, top to bottom, each re-runnable after a crash.
+"""The jobs of the simulated gateway, top to bottom, each re-runnable after a crash.
 
-Order job (`process_order`), one per order, due at createdAt + simulated delay:
-    claim the order's job (lease) → decide the outcome → save the event (deterministic id,
-    first bytes win) → create one delivery per endpoint, already leased to us → mark the
-    order's job done → deliver each of them right away.
+Order job (`process_order`), one per order, due at createdAt + simulated delay (and
+queued again, due at once, when the order is canceled):
+    claim the order's job (lease) → decide what to announce (a Pending order's payment
+    outcome, a Canceled order's `order.canceled`) → emit it → mark the job done →
+    deliver right away.
+Refund job (`process_refund`), one per refund, due when the refund is made:
+    claim → emit `refund.succeeded` → mark the job done → deliver right away.
+Emitting (`_emit`, shared): save the event (deterministic id, first bytes win) → create
+    one delivery per endpoint that wants it, already leased to us.
 Delivery job (`deliver`), one per (event, endpoint):
     claim (lease) → sign and POST → log the attempt → succeeded, retry later, or dead.
 
@@ -13,24 +18,31 @@ order and the delivery id from (event, endpoint), a re-run writes nothing new an
 re-sends the very same bytes, which the receiver answers with `duplicate`: an order is
 delivered at least once and paid exactly once.
 
-Database round trips: order job 4 (claim, save event, create delivery, finish), then
-1 per delivery attempt (log it) — the delivery is created leased, so the first attempt
-needs no claim; a retry adds 1 (claim).
+Database round trips: order and refund jobs 3 + 1 per endpoint that wants the event
+(claim, save event, create each delivery, finish, then a journal flush shared with
+every concurrent flow; for orders the claim, event and deliveries are batched with other
+jobs' (`store.mongo.batching`), so under load they cost a fraction of a round trip each),
+then 1 per delivery attempt (log it, then the shared flush) — a delivery
+is created leased, so its first attempt needs no claim; a retry adds 1 (claim), and 1
+more when its endpoint is not in this process's directory (looked up by id).
 """
 
 from __future__ import annotations
 
+import random
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
+import anyio
 import structlog
 
 from payflow.api.schemas import encode
 from payflow.domain.endpoints import Endpoint, delivery_id
-from payflow.domain.events import payment_event
-from payflow.domain.orders import OrderStatus
+from payflow.domain.events import order_canceled_event, payment_event, refund_succeeded_event
+from payflow.domain.orders import Order, OrderStatus
 from payflow.domain.payment_methods import outcome_for
 from payflow.metrics import Metrics
 from payflow.store.base import Attempt, Delivery, DeliveryState, Store
@@ -41,7 +53,7 @@ from payflow.worker.sender import WebhookSender
 
 log = structlog.get_logger(__name__)
 
-ORDER_PREFIX, DELIVERY_PREFIX = "o:", "d:"
+ORDER_PREFIX, REFUND_PREFIX, DELIVERY_PREFIX = "o:", "r:", "d:"
 PENDING, SUCCEEDED, DEAD = DeliveryState.PENDING, DeliveryState.SUCCEEDED, DeliveryState.DEAD
 
 
@@ -51,6 +63,16 @@ class ProcessorConfig:
     max_attempts: int
     retry_base_seconds: float
     retry_max_seconds: float
+
+
+def order_event(order: Order, now: datetime) -> dict[str, Any] | None:
+    """What an order's job announces: a Pending order's payment outcome, a Canceled
+    order's cancellation; nothing once the order has moved on otherwise."""
+    if order.status is OrderStatus.PENDING:
+        return payment_event(order, outcome_for(order.payment_method), now)
+    if order.status is OrderStatus.CANCELED:
+        return order_canceled_event(order, now)
+    return None
 
 
 def new_owner_id() -> str:
@@ -68,11 +90,14 @@ class Processor:
     metrics: Metrics
     owner: str
     endpoints: Callable[[], Sequence[Endpoint]]
+    jitter: Callable[[], float] = random.random  # in [0, 1): where in the backoff window
 
     async def run(self, item: str) -> None:
-        """Dispatch a queue item (`o:<order id>` or `d:<delivery id>`)."""
+        """Dispatch a queue item (`o:<order id>`, `r:<refund id>` or `d:<delivery id>`)."""
         if item.startswith(DELIVERY_PREFIX):
             await self.deliver_by_id(item.removeprefix(DELIVERY_PREFIX))
+        elif item.startswith(REFUND_PREFIX):
+            await self.process_refund(item.removeprefix(REFUND_PREFIX))
         else:
             await self.process_order(item.removeprefix(ORDER_PREFIX))
 
@@ -86,17 +111,51 @@ class Processor:
         if job.took_over:
             self.metrics.lease_takeovers.labels(kind="order").inc()
             bound.info("order_job_taken_over")
-        if order.status is not OrderStatus.PENDING:
+        event = order_event(order, now)
+        if event is None:
             # Decided elsewhere (e.g. a webhook from the developer's own tooling): nothing to emit.
             await self.store.orders.finish_processing(order.id, self.owner, now)
             return
-        outcome = outcome_for(order.payment_method)
-        event = payment_event(order, outcome, now)
-        body = await self.store.events.save(
-            event["id"], encode(event), event["type"], order.order_number, now
+        if order.status is OrderStatus.PENDING:
+            self.metrics.orders_processed.labels(result=event["type"]).inc()
+        mine = await self._emit(event, order.order_number, order.scope, now)
+        await self.store.orders.finish_processing(order.id, self.owner, self.clock())
+        bound.info(
+            "order_processed", event_id=event["id"], event_type=event["type"], deliveries=len(mine)
         )
-        self.metrics.orders_processed.labels(result=event["type"]).inc()
-        bound = bound.bind(event_id=event["id"])
+        await self._send(mine)
+
+    async def process_refund(self, refund_id: str) -> None:
+        now = self.clock()
+        job = await self.store.refunds.claim_processing(
+            refund_id, self.owner, now, self._lease(now)
+        )
+        if job is None:
+            return  # already announced, or another process holds it
+        refund = job.refund
+        if job.took_over:
+            self.metrics.lease_takeovers.labels(kind="refund").inc()
+        event = refund_succeeded_event(refund, now)
+        mine = await self._emit(event, refund.order_number, refund.scope, now)
+        await self.store.refunds.finish_processing(refund.id, self.owner, self.clock())
+        log.info(
+            "refund_processed",
+            order_number=refund.order_number,
+            refund_id=refund.id,
+            event_id=event["id"],
+            deliveries=len(mine),
+        )
+        await self._send(mine)
+
+    async def _emit(
+        self, event: dict[str, Any], order_number: str, scope: str | None, now: datetime
+    ) -> list[tuple[Delivery, Endpoint]]:
+        """Save the event (first bytes win) and create a delivery, leased to us, for each
+        endpoint that wants it. The deliveries a re-run finds already there are left to
+        the poller; the ones returned are this run's to send."""
+        body = await self.store.events.save(
+            event["id"], encode(event), event["type"], order_number, now, scope
+        )
         mine: list[tuple[Delivery, Endpoint]] = []
         for endpoint in self.endpoints():
             if not endpoint.wants(event["type"]):
@@ -105,7 +164,7 @@ class Processor:
                 id=delivery_id(event["id"], endpoint.id),
                 event_id=event["id"],
                 event_type=event["type"],
-                order_number=order.order_number,
+                order_number=order_number,
                 endpoint_id=endpoint.id,
                 url=endpoint.url,
                 body=body,
@@ -119,10 +178,14 @@ class Processor:
             else:
                 # A re-run after a crash: the delivery exists; the poller sends it when due.
                 self.queue.schedule(DELIVERY_PREFIX + delivery.id, now)
-        await self.store.orders.finish_processing(order.id, self.owner, self.clock())
-        bound.info("order_processed", event_type=event["type"], deliveries=len(mine))
-        for delivery, endpoint in mine:
-            await self._attempt(delivery, endpoint)
+        return mine
+
+    async def _send(self, mine: list[tuple[Delivery, Endpoint]]) -> None:
+        # All at once: one after the other, a slow endpoint would hold the later
+        # deliveries past their lease, and another worker would send them a second time.
+        async with anyio.create_task_group() as attempts:
+            for delivery, endpoint in mine:
+                attempts.start_soon(self._attempt, delivery, endpoint)
 
     async def deliver_by_id(self, delivery_id_: str) -> None:
         now = self.clock()
@@ -135,10 +198,15 @@ class Processor:
             self.metrics.lease_takeovers.labels(kind="delivery").inc()
         endpoint = self._endpoint(delivery.endpoint_id)
         if endpoint is None:
+            # Registered through another process since this one last refreshed, or deleted.
+            registered = await self.store.endpoints.get(delivery.endpoint_id)
+            endpoint = None if registered is None else registered.at(now)
+        if endpoint is None:
             # The endpoint was removed: nothing can receive this delivery any more.
             attempt = Attempt(now, delivery.attempts + 1, None, 0.0, "endpoint no longer exists")
             await self.store.deliveries.record_attempt(delivery.id, self.owner, attempt, DEAD, None)
             self.metrics.deliveries.labels(result="dead").inc()
+            self.metrics.dead_letters.inc()
             return
         await self._attempt(delivery, endpoint)
 
@@ -177,14 +245,15 @@ class Processor:
             self.metrics.dead_letters.inc()
             bound.warning("webhook_dead", error=result.error)
             return
-        delay = retry_delay(number, self.config.retry_base_seconds, self.config.retry_max_seconds)
+        delay = retry_delay(
+            number, self.config.retry_base_seconds, self.config.retry_max_seconds, self.jitter
+        )
         due_at = now + timedelta(seconds=delay)
         await self.store.deliveries.record_attempt(
             delivery.id, self.owner, attempt, PENDING, due_at
         )
         self.metrics.deliveries.labels(result="failed").inc()
         bound.warning("webhook_failed", error=result.error, retry_in_s=round(delay, 3))
-        self.queue.done(DELIVERY_PREFIX + delivery.id)
         self.queue.schedule(DELIVERY_PREFIX + delivery.id, due_at)
 
     def _lease(self, now: datetime) -> datetime:

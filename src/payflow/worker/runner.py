@@ -38,6 +38,7 @@ class Worker:
         self.alive = False
         self.in_flight = 0
         self._stopping = False
+        self._stopped = False
         self._idle = anyio.Event()
         self._intake = anyio.CancelScope()
         self._all = anyio.CancelScope()
@@ -64,11 +65,17 @@ class Worker:
                     run_poller, p.store, self.queue, p.clock, self.poll_interval, self.poll_batch
                 )
 
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
     async def _consume(self) -> None:
         async for item in self.queue.receive:
+            # Taken off the queue before it runs, so a retry the job schedules for itself
+            # stays queued (and counted) instead of being forgotten when the job returns.
+            self.queue.done(item)
             if self._stopping:
-                self.queue.done(item)  # still in MongoDB; whoever runs next picks it up
-                continue
+                continue  # still in MongoDB; whoever runs next picks it up
             self.in_flight += 1
             try:
                 await self.processor.run(item)
@@ -76,12 +83,17 @@ class Worker:
                 log.exception("job_failed", item=item)
             finally:
                 self.in_flight -= 1
-                self.queue.done(item)
                 if self._stopping and self.in_flight == 0:
                     self._idle.set()
 
     async def stop(self, grace_seconds: float) -> None:
-        """Finish in-flight jobs (up to the grace period), then release leases."""
+        """Finish in-flight jobs (up to the grace period), then release leases.
+
+        Idempotent: the server stops the worker before closing its socket, and the app's
+        shutdown asks again.
+        """
+        if self._stopped:
+            return
         self._stopping = True
         self._intake.cancel()
         if self.in_flight:
@@ -93,5 +105,12 @@ class Worker:
         with anyio.CancelScope(shield=True), anyio.move_on_after(5):
             now = p.clock()
             orders = await p.store.orders.release_leases(p.owner, now)
+            refunds = await p.store.refunds.release_leases(p.owner, now)
             deliveries = await p.store.deliveries.release_leases(p.owner, now)
-            log.info("worker_stopped", released_orders=orders, released_deliveries=deliveries)
+            self._stopped = True
+            log.info(
+                "worker_stopped",
+                released_orders=orders,
+                released_refunds=refunds,
+                released_deliveries=deliveries,
+            )

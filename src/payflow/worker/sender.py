@@ -51,7 +51,7 @@ class WebhookSender:
             response = await self._client.post(
                 endpoint.url, content=body, headers=headers, timeout=self._timeout
             )
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:  # a bad URL is a failed attempt
             return DeliveryResult(
                 ok=False,
                 status_code=None,

@@ -14,9 +14,12 @@ from pymongo import ASCENDING, DESCENDING, WriteConcern
 
 from payflow.store.mongo.common import JOURNALED
 from payflow.store.mongo.deliveries import MongoDeliveryStore
+from payflow.store.mongo.endpoints import MongoEndpointStore
 from payflow.store.mongo.events import MongoEventStore, MongoPaymentStore
 from payflow.store.mongo.idempotency import MongoIdempotencyStore
+from payflow.store.mongo.journal import JournalBarrier
 from payflow.store.mongo.orders import MongoOrderStore
+from payflow.store.mongo.refunds import MongoRefundStore
 
 if TYPE_CHECKING:
     from payflow.store.mongo.common import Collection, Database
@@ -30,11 +33,17 @@ class MongoStore:
     def __init__(self, database: Database, *, journaled: bool = True) -> None:
         self.database = database
         concern = JOURNALED if journaled else WriteConcern(w=1)
-        self.idempotency = MongoIdempotencyStore(_coll(database, "idempotency", concern))
-        self.orders = MongoOrderStore(_coll(database, "orders", concern))
+        # Group commit for the hot paths' last writes (store/mongo/journal.py).
+        self.journal = JournalBarrier(_coll(database, "journal", concern))
+        self.idempotency = MongoIdempotencyStore(
+            _coll(database, "idempotency", concern), self.journal
+        )
+        self.orders = MongoOrderStore(_coll(database, "orders", concern), self.journal)
         self.events = MongoEventStore(_coll(database, "events", concern))
-        self.deliveries = MongoDeliveryStore(_coll(database, "deliveries", concern))
-        self.payments = MongoPaymentStore(_coll(database, "payments", concern))
+        self.deliveries = MongoDeliveryStore(_coll(database, "deliveries", concern), self.journal)
+        self.payments = MongoPaymentStore(_coll(database, "payments", concern), self.journal)
+        self.endpoints = MongoEndpointStore(_coll(database, "endpoints", concern))
+        self.refunds = MongoRefundStore(_coll(database, "refunds", concern))
 
     async def ensure_indexes(self) -> None:
         db = self.database
@@ -43,12 +52,25 @@ class MongoStore:
             [("processing.state", ASCENDING), ("processing.dueAt", ASCENDING)]
         )
         await db.orders.create_index([("createdAt", DESCENDING), ("_id", DESCENDING)])
+        # A client's own orders, newest first, when API keys are on.
+        await db.orders.create_index(
+            [("scope", ASCENDING), ("createdAt", DESCENDING), ("_id", DESCENDING)]
+        )
+        await db.refunds.create_index([("orderId", ASCENDING), ("createdAt", ASCENDING)])
+        await db.refunds.create_index(
+            [("processing.state", ASCENDING), ("processing.dueAt", ASCENDING)]
+        )
         await db.idempotency.create_index([("scope", ASCENDING), ("key", ASCENDING)], unique=True)
         await db.idempotency.create_index("expiresAt", expireAfterSeconds=0)
         await db.events.create_index("orderNumber")
         await db.events.create_index([("createdAt", DESCENDING), ("_id", DESCENDING)])
+        await db.events.create_index(
+            [("scope", ASCENDING), ("createdAt", DESCENDING), ("_id", DESCENDING)]
+        )
         await db.deliveries.create_index([("state", ASCENDING), ("nextAttemptAt", ASCENDING)])
         await db.deliveries.create_index("eventId")
+        await db.deliveries.create_index([("endpointId", ASCENDING), ("createdAt", DESCENDING)])
+        await db.endpoints.create_index([("createdAt", DESCENDING), ("_id", DESCENDING)])
         await db.payments.create_index("orderNumber")
         await db.payments.create_index("eventKey")
 

@@ -11,49 +11,52 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bson import Binary
-from pymongo import ASCENDING, ReturnDocument
-from pymongo.errors import DuplicateKeyError
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
 
 from payflow.store.base import Attempt, Delivery, DeliveryState
+from payflow.store.mongo.batching import Batcher, insert_each
+from payflow.store.mongo.common import after_cursor, encode_cursor, staged, write_durably
 from payflow.timefmt import as_utc
 
 if TYPE_CHECKING:
     from payflow.store.mongo.common import Collection
+    from payflow.store.mongo.journal import JournalBarrier
 
 PENDING, PROCESSING, SUCCEEDED, DEAD = (s.value for s in DeliveryState)
 LOG_LIMIT = 50  # attempts kept on the document, newest last
 
 
 class MongoDeliveryStore:
-    def __init__(self, collection: Collection) -> None:
+    def __init__(self, collection: Collection, journal: JournalBarrier | None = None) -> None:
         self.collection = collection
+        self.staged = staged(collection)
+        self.journal = journal
+        self._inserts: Batcher[dict[str, Any], bool] = Batcher(
+            lambda docs: insert_each(self.staged, docs)
+        )
 
     async def create_claimed(self, delivery: Delivery, owner: str, lease_until: datetime) -> bool:
         """Insert the delivery already leased to `owner`; False if it exists (a re-run)."""
         doc = _delivery_doc(delivery)
         doc.update(state=PROCESSING, owner=owner, leaseExpiresAt=lease_until)
-        try:
-            await self.collection.insert_one(doc)
-        except DuplicateKeyError:
-            return False
-        return True
+        # Staged (then `finish_processing`), batched with concurrent jobs' deliveries.
+        return await self._inserts.submit(doc)
 
     async def claim(
         self, delivery_id: str, owner: str, now: datetime, lease_until: datetime
     ) -> Delivery | None:
-        doc = await self.collection.find_one_and_update(
-            {
-                "_id": delivery_id,
-                "$or": [
-                    {"state": PENDING, "nextAttemptAt": {"$lte": now}},
-                    {"state": PROCESSING, "leaseExpiresAt": {"$lte": now}},
-                ],
-            },
-            {"$set": {"state": PROCESSING, "owner": owner, "leaseExpiresAt": lease_until}},
-            projection={"log": 0},
-            return_document=ReturnDocument.BEFORE,
-        )
-        if doc is None:
+        # Tried in turn, never one `$or`, which would make the claim a collection scan on
+        # servers that then skip the `_id` index (the embedded one among them).
+        for claimable in _claimable(now):
+            doc = await self.collection.find_one_and_update(
+                {"_id": delivery_id, **claimable},
+                {"$set": {"state": PROCESSING, "owner": owner, "leaseExpiresAt": lease_until}},
+                projection={"log": 0},
+                return_document=ReturnDocument.BEFORE,
+            )
+            if doc is not None:
+                break
+        else:
             return None
         took_over = doc["state"] == PROCESSING
         return _delivery(doc, took_over=took_over)
@@ -75,7 +78,11 @@ class MongoDeliveryStore:
         }
         if state == SUCCEEDED:
             update["$set"]["deliveredAt"] = attempt.at
-        result = await self.collection.update_one({"_id": delivery_id, "owner": owner}, update)
+        result = await write_durably(
+            self.collection,
+            self.journal,
+            lambda c: c.update_one({"_id": delivery_id, "owner": owner}, update),
+        )
         return bool(result.modified_count == 1)
 
     async def get(self, delivery_id: str) -> Delivery | None:
@@ -87,6 +94,18 @@ class MongoDeliveryStore:
             [("createdAt", ASCENDING), ("_id", ASCENDING)]
         )
         return [_delivery(doc) for doc in await found.to_list(100)]
+
+    async def for_endpoint(
+        self, endpoint_id: str, limit: int, cursor: str | None
+    ) -> tuple[list[Delivery], str | None]:
+        query = {"endpointId": endpoint_id, **after_cursor(cursor, "createdAt")}
+        found = self.collection.find(query).sort([("createdAt", DESCENDING), ("_id", DESCENDING)])
+        docs = await found.to_list(limit + 1)
+        deliveries = [_delivery(doc) for doc in docs[:limit]]
+        next_cursor = None
+        if len(docs) > limit:
+            next_cursor = encode_cursor(deliveries[-1].created_at, deliveries[-1].id)
+        return deliveries, next_cursor
 
     async def redeliver(self, delivery_id: str, now: datetime) -> Delivery | None:
         """Queue a finished (dead or succeeded) delivery again; None if unknown or in flight."""
@@ -101,19 +120,16 @@ class MongoDeliveryStore:
         return None if doc is None else _delivery(doc)
 
     async def due(self, now: datetime, limit: int) -> list[tuple[str, datetime]]:
-        found = self.collection.find(
-            {
-                "$or": [
-                    {"state": PENDING, "nextAttemptAt": {"$lte": now}},
-                    {"state": PROCESSING, "leaseExpiresAt": {"$lte": now}},
-                ]
-            },
-            {"nextAttemptAt": 1, "leaseExpiresAt": 1},
-        ).limit(limit)
-        return [
-            (doc["_id"], as_utc(doc.get("nextAttemptAt") or doc.get("leaseExpiresAt") or now))
-            async for doc in found
-        ]
+        due: list[tuple[str, datetime]] = []
+        for claimable in _claimable(now):  # one indexed query each (see `claim` on `$or`)
+            if len(due) >= limit:
+                break
+            found = self.collection.find(claimable, {"nextAttemptAt": 1, "leaseExpiresAt": 1})
+            due += [
+                (doc["_id"], as_utc(doc.get("nextAttemptAt") or doc.get("leaseExpiresAt") or now))
+                async for doc in found.limit(limit - len(due))
+            ]
+        return due
 
     async def release_leases(self, owner: str, now: datetime) -> int:
         """Hand back this process's unfinished deliveries so anyone can take them at once."""
@@ -125,6 +141,14 @@ class MongoDeliveryStore:
             },
         )
         return int(result.modified_count)
+
+
+def _claimable(now: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A delivery can be taken when due for an attempt, or when its holder's lease expired."""
+    return (
+        {"state": PENDING, "nextAttemptAt": {"$lte": now}},
+        {"state": PROCESSING, "leaseExpiresAt": {"$lte": now}},
+    )
 
 
 def _delivery_doc(delivery: Delivery) -> dict[str, Any]:

@@ -9,14 +9,23 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 from bson import Binary
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING
+from pymongo.errors import DuplicateKeyError
 
 from payflow.store.base import Receipt, StoredEvent
-from payflow.store.mongo.common import after_cursor, bsonable, encode_cursor
+from payflow.store.mongo.batching import Batcher, insert_each
+from payflow.store.mongo.common import (
+    after_cursor,
+    bsonable,
+    encode_cursor,
+    staged,
+    write_durably,
+)
 from payflow.timefmt import as_utc
 
 if TYPE_CHECKING:
     from payflow.store.mongo.common import Collection
+    from payflow.store.mongo.journal import JournalBarrier
 
 _readable = msgspec.json.Decoder(float_hook=Decimal)
 
@@ -24,34 +33,60 @@ _readable = msgspec.json.Decoder(float_hook=Decimal)
 class MongoEventStore:
     def __init__(self, collection: Collection) -> None:
         self.collection = collection
+        self.staged = staged(collection)
+        self._saves: Batcher[dict[str, Any], bytes] = Batcher(self._save_each)
 
     async def save(
-        self, event_id: str, body: bytes, event_type: str, order_number: str, created_at: datetime
+        self,
+        event_id: str,
+        body: bytes,
+        event_type: str,
+        order_number: str,
+        created_at: datetime,
+        scope: str | None = None,
     ) -> bytes:
         doc = {
             "type": event_type,
             "orderNumber": order_number,
+            "scope": scope,
             "createdAt": created_at,
             "body": Binary(body),  # the exact bytes sent and signed
             "payload": bsonable(_readable.decode(body)),  # the same, readable in mongosh
         }
-        stored = await self.collection.find_one_and_update(
-            {"_id": event_id},
-            {"$setOnInsert": doc},
-            upsert=True,
-            projection={"body": 1},
-            return_document=ReturnDocument.AFTER,
-        )
-        return bytes(stored["body"])
+        # Staged (then `finish_processing`), batched with the saves of concurrent jobs.
+        return await self._saves.submit({"_id": event_id, **doc})
 
-    async def get(self, event_id: str) -> StoredEvent | None:
-        doc = await self.collection.find_one({"_id": event_id}, {"payload": 0})
+    async def _save_each(self, docs: list[dict[str, Any]]) -> list[bytes]:
+        """Insert each event; where one exists (a re-run), its stored bytes win."""
+        inserted = await insert_each(self.staged, docs)
+        existing = [doc["_id"] for doc, new in zip(docs, inserted, strict=True) if not new]
+        stored: dict[str, bytes] = {}
+        if existing:
+            found = self.collection.find({"_id": {"$in": existing}}, {"body": 1})
+            stored = {doc["_id"]: bytes(doc["body"]) async for doc in found}
+        return [
+            bytes(doc["body"]) if new else stored[doc["_id"]]
+            for doc, new in zip(docs, inserted, strict=True)
+        ]
+
+    async def get(self, event_id: str, scope: str | None = None) -> StoredEvent | None:
+        query: dict[str, Any] = {"_id": event_id}
+        if scope is not None:
+            query["scope"] = scope
+        doc = await self.collection.find_one(query, {"payload": 0})
         return None if doc is None else _event(doc)
 
     async def page(
-        self, event_type: str | None, order_number: str | None, limit: int, cursor: str | None
+        self,
+        event_type: str | None,
+        order_number: str | None,
+        limit: int,
+        cursor: str | None,
+        scope: str | None = None,
     ) -> tuple[list[StoredEvent], str | None]:
         query: dict[str, Any] = after_cursor(cursor, "createdAt")
+        if scope is not None:
+            query["scope"] = scope
         if event_type is not None:
             query["type"] = event_type
         if order_number is not None:
@@ -78,24 +113,33 @@ def _event(doc: Mapping[str, Any]) -> StoredEvent:
 
 
 class MongoPaymentStore:
-    def __init__(self, collection: Collection) -> None:
+    def __init__(self, collection: Collection, journal: JournalBarrier | None = None) -> None:
         self.collection = collection
+        self.journal = journal
 
-    async def record(self, receipt: Receipt) -> None:
-        await self.collection.insert_one(
-            {
-                "_id": receipt.id,
-                "receivedAt": receipt.received_at,
-                "outcome": receipt.outcome,
-                "eventKey": receipt.event_key,
-                "eventId": receipt.event_id,
-                "eventType": receipt.event_type,
-                "orderNumber": receipt.order_number,
-                "scheme": receipt.scheme,
-                "detail": receipt.detail,
-                **bsonable(receipt.extra),
-            }
-        )
+    async def record(self, receipt: Receipt) -> bool:
+        doc = self._doc(receipt)
+        try:
+            # The receiver's one journal flush: the receipt ends its flow (then the 200).
+            await write_durably(self.collection, self.journal, lambda c: c.insert_one(doc))
+        except DuplicateKeyError:
+            return False
+        return True
+
+    @staticmethod
+    def _doc(receipt: Receipt) -> dict[str, Any]:
+        return {
+            "_id": receipt.id,
+            "receivedAt": receipt.received_at,
+            "outcome": receipt.outcome,
+            "eventKey": receipt.event_key,
+            "eventId": receipt.event_id,
+            "eventType": receipt.event_type,
+            "orderNumber": receipt.order_number,
+            "scheme": receipt.scheme,
+            "detail": receipt.detail,
+            **bsonable(receipt.extra),
+        }
 
     async def for_order(self, order_number: str, limit: int) -> list[Receipt]:
         found = self.collection.find({"orderNumber": order_number}).sort(

@@ -1,4 +1,10 @@
-"""Idempotency records: one per (scope, key), claimed by one upsert."""
+"""Idempotency records: one per (scope, key), claimed by one insert on a unique `_id`.
+
+A record's `_id` is derived from (scope, key), so every later step (complete, release,
+take over) is a point lookup on `_id` plus the lease token. A filter naming
+scope, key and token instead is served by some servers (the embedded one among them)
+from the `(scope, key)` index's leading field alone: every record of the scope.
+"""
 
 from __future__ import annotations
 
@@ -6,64 +12,90 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from bson import Binary
-from pymongo import ReturnDocument
-from pymongo.errors import DuplicateKeyError
 
 from payflow.store.base import IdempotencyRecord, StoredResponse
+from payflow.store.mongo.batching import Batcher, insert_each
+from payflow.store.mongo.common import staged, write_durably
 from payflow.timefmt import as_utc
 
 if TYPE_CHECKING:
     from payflow.store.mongo.common import Collection
+    from payflow.store.mongo.journal import JournalBarrier
 
 
 class MongoIdempotencyStore:
-    def __init__(self, collection: Collection) -> None:
+    def __init__(self, collection: Collection, journal: JournalBarrier | None = None) -> None:
         self.collection = collection
+        self.staged = staged(collection)
+        self.journal = journal
+        # Concurrent requests' look-ups and claims go together (store/mongo/batching.py).
+        self._reads: Batcher[str, dict[str, Any] | None] = Batcher(self._find_each)
+        self._inserts: Batcher[dict[str, Any], bool] = Batcher(
+            lambda docs: insert_each(self.staged, docs)
+        )
 
     async def claim(self, record: IdempotencyRecord) -> IdempotencyRecord | None:
-        # One round trip: the upsert inserts ours, or returns what was there before.
+        # A read first: a replay (the record exists) then costs one find, no write at all.
+        # It decides nothing: a record that is there would be returned by the upsert too.
+        existing = await self._reads.submit(record_id(record))
+        if existing is not None:
+            return _record(existing)
+        # An insert, not an upsert: the embedded server (SecantusDB 0.7.0b3) answers
+        # concurrent `$setOnInsert` upserts of one key with "no document before" (or none
+        # after) for several of them, so each would think it had won. The unique `_id`
+        # refuses every insert but one; a loser reads the winner's record.
         for _ in range(2):
-            try:
-                before = await self.collection.find_one_and_update(
-                    {"scope": record.scope, "key": record.key},
-                    {"$setOnInsert": _record_doc(record)},
-                    upsert=True,
-                    return_document=ReturnDocument.BEFORE,
-                )
-            except DuplicateKeyError:
-                # Two upserts raced on the unique index; the loser reads the winner's record.
-                continue
-            return None if before is None else _record(before)
-        found = await self.collection.find_one({"scope": record.scope, "key": record.key})
+            if not await self._inserts.submit({"_id": record_id(record), **_record_doc(record)}):
+                found = await self.collection.find_one({"_id": record_id(record)})
+                if found is not None:
+                    return _record(found)
+                continue  # released in between: try again
+            return None
+        found = await self.collection.find_one({"_id": record_id(record)})
         return None if found is None else _record(found)
+
+    async def _find_each(self, ids: list[str]) -> list[dict[str, Any] | None]:
+        found = {doc["_id"]: doc async for doc in self.collection.find({"_id": {"$in": ids}})}
+        return [found.get(record) for record in ids]
 
     async def replace_if_token(self, expected_token: str, record: IdempotencyRecord) -> bool:
         result = await self.collection.update_one(
-            {"scope": record.scope, "key": record.key, "leaseToken": expected_token},
+            {"_id": record_id(record), "leaseToken": expected_token},
             {"$set": _record_doc(record), "$unset": {"response": ""}},
         )
         return bool(result.modified_count == 1)
 
     async def complete(self, record: IdempotencyRecord, response: StoredResponse) -> bool:
-        result = await self.collection.update_one(
-            {"scope": record.scope, "key": record.key, "leaseToken": record.lease_token},
-            {
-                "$set": {
-                    "state": "completed",
-                    "response": {
-                        "status": response.status,
-                        "headers": [[k, v] for k, v in response.headers.items()],
-                        "body": Binary(response.body),
-                    },
-                }
-            },
+        update = {
+            "$set": {
+                "state": "completed",
+                "response": {
+                    "status": response.status,
+                    "headers": [[k, v] for k, v in response.headers.items()],
+                    "body": Binary(response.body),
+                },
+            }
+        }
+        result = await write_durably(  # the create flow's one journal flush
+            self.collection,
+            self.journal,
+            lambda c: c.update_one(
+                {"_id": record_id(record), "leaseToken": record.lease_token}, update
+            ),
         )
         return bool(result.modified_count == 1)
 
     async def release(self, record: IdempotencyRecord) -> None:
-        await self.collection.delete_one(
-            {"scope": record.scope, "key": record.key, "leaseToken": record.lease_token}
+        await write_durably(
+            self.collection,
+            self.journal,
+            lambda c: c.delete_one({"_id": record_id(record), "leaseToken": record.lease_token}),
         )
+
+
+def record_id(record: IdempotencyRecord) -> str:
+    """`<scope> <key>`: unambiguous, because a key never contains a space."""
+    return f"{record.scope} {record.key}"
 
 
 def _record_doc(record: IdempotencyRecord) -> dict[str, Any]:

@@ -1,32 +1,47 @@
-"""Orders, and the payment job that lives on each order document (`processing`)."""
+"""Orders, and the payment job that lives on each order document (`processing`).
+
+Refunds are counted on the order itself (`refundedMinor`, plus a `refunds` ledger of
+ids and amounts), so one conditional update decides whether a refund fits: the sum of
+refunds can never pass the amount, however many arrive at once.
+"""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bson import Decimal128
 from pymongo import DESCENDING, ReturnDocument
-from pymongo.errors import DuplicateKeyError
 
 from payflow.domain.money import from_minor, to_minor
-from payflow.domain.orders import Order, OrderStatus
+from payflow.domain.orders import CANCELABLE, REFUNDABLE, Order, OrderStatus
 from payflow.store.base import IdempotencyRef, Job, ListPage, OrderNumberTaken, PaymentApplied
-from payflow.store.mongo.common import after_cursor, encode_cursor
+from payflow.store.mongo.batching import Batcher, insert_each
+from payflow.store.mongo.common import after_cursor, encode_cursor, staged, write_durably
 from payflow.timefmt import as_utc
 
 if TYPE_CHECKING:
     from payflow.store.mongo.common import Collection
+    from payflow.store.mongo.journal import JournalBarrier
 
 QUEUED, PROCESSING, DONE = "queued", "processing", "done"
 
-_ORDER_PROJECTION = {"processing": 0, "idempotency": 0}
+_ORDER_PROJECTION = {"processing": 0, "idempotency": 0, "refunds": 0}
 
 
 class MongoOrderStore:
-    def __init__(self, collection: Collection) -> None:
+    def __init__(self, collection: Collection, journal: JournalBarrier | None = None) -> None:
         self.collection = collection
+        self.staged = staged(collection)
+        self.journal = journal
+        # Concurrent inserts and claims go to the database together (store/mongo/batching.py).
+        self._inserts: Batcher[dict[str, Any], bool] = Batcher(
+            lambda docs: insert_each(self.staged, docs)
+        )
+        self._claims: Batcher[_ClaimAsk, dict[str, Any] | None] = Batcher(self._claim_due)
 
     async def insert(self, order: Order, ref: IdempotencyRef | None, due_at: datetime) -> None:
         doc = _order_doc(order)
@@ -38,13 +53,12 @@ class MongoOrderStore:
             }
         # The payment job lives on the order: creating and enqueueing is one atomic insert.
         doc["processing"] = {"state": QUEUED, "dueAt": due_at, "attempts": 0}
-        try:
-            await self.collection.insert_one(doc)
-        except DuplicateKeyError as exc:
-            raise OrderNumberTaken(order.order_number) from exc
+        # Staged, then the idempotency record (journaled); batched with concurrent creates.
+        if not await self._inserts.submit(doc):
+            raise OrderNumberTaken(order.order_number)
 
-    async def get(self, order_number: str) -> Order | None:
-        doc = await self.collection.find_one({"orderNumber": order_number}, _ORDER_PROJECTION)
+    async def get(self, order_number: str, scope: str | None = None) -> Order | None:
+        doc = await self.collection.find_one(_number(order_number, scope), _ORDER_PROJECTION)
         return None if doc is None else _order(doc)
 
     async def get_with_ref(self, order_number: str) -> tuple[Order, IdempotencyRef | None] | None:
@@ -56,10 +70,14 @@ class MongoOrderStore:
             None if ref is None else IdempotencyRef(ref["scope"], ref["key"], ref["fingerprint"])
         )
 
-    async def page(self, status: OrderStatus | None, limit: int, cursor: str | None) -> ListPage:
+    async def page(
+        self, status: OrderStatus | None, limit: int, cursor: str | None, scope: str | None = None
+    ) -> ListPage:
         query: dict[str, Any] = after_cursor(cursor, "createdAt")
         if status is not None:
             query["status"] = status.value
+        if scope is not None:
+            query["scope"] = scope
         found = self.collection.find(query, _ORDER_PROJECTION)
         docs = await found.sort([("createdAt", DESCENDING), ("_id", DESCENDING)]).to_list(limit + 1)
         orders = [_order(doc) for doc in docs[:limit]]
@@ -68,6 +86,61 @@ class MongoOrderStore:
             last = docs[limit - 1]
             next_cursor = encode_cursor(as_utc(last["createdAt"]), last["_id"])
         return ListPage(orders, next_cursor)
+
+    async def cancel(self, order_number: str, scope: str | None, now: datetime) -> Order | None:
+        # The status test and the change are one write, so the worker's payment job and a
+        # cancel cannot both win. The job is queued again: on a Canceled order it emits
+        # `order.canceled` (a holder of the old lease finds it gone and emits nothing more).
+        doc = await self.collection.find_one_and_update(
+            {**_number(order_number, scope), "status": {"$in": _values(CANCELABLE)}},
+            {
+                "$set": {
+                    "status": OrderStatus.CANCELED.value,
+                    "canceledAt": now,
+                    "updatedAt": now,
+                    "processing": {"state": QUEUED, "dueAt": now, "attempts": 0},
+                }
+            },
+            projection=_ORDER_PROJECTION,
+            return_document=ReturnDocument.AFTER,
+        )
+        return None if doc is None else _order(doc)
+
+    async def add_refund(
+        self, order: Order, refund_id: str, amount_minor: int, now: datetime, *, completes: bool
+    ) -> Order | None:
+        total = to_minor(order.amount, order.currency)
+        left_before = total - amount_minor  # what must have been refunded before this one
+        doc = await self.collection.find_one_and_update(
+            {
+                "_id": order.id,
+                "amountMinor": total,
+                "status": {"$in": _values(REFUNDABLE)},
+                "refundedMinor": left_before if completes else {"$lt": left_before},
+                "refunds.id": {"$ne": refund_id},  # a re-run never counts a refund twice
+            },
+            {
+                "$inc": {"refundedMinor": amount_minor, "refundCount": 1},
+                "$set": {
+                    "status": (
+                        OrderStatus.REFUNDED if completes else OrderStatus.PARTIALLY_REFUNDED
+                    ).value,
+                    "updatedAt": now,
+                },
+                "$push": {"refunds": {"id": refund_id, "amountMinor": amount_minor, "at": now}},
+            },
+            projection=_ORDER_PROJECTION,
+            return_document=ReturnDocument.AFTER,
+        )
+        return None if doc is None else _order(doc)
+
+    async def refunded_by(self, order_id: str, refund_id: str) -> tuple[Order, int | None] | None:
+        projection = {**_ORDER_PROJECTION, "refunds": {"$elemMatch": {"id": refund_id}}}
+        doc = await self.collection.find_one({"_id": order_id}, projection)
+        if doc is None:
+            return None
+        entries = doc.get("refunds") or []
+        return _order(doc), (int(entries[0]["amountMinor"]) if entries else None)
 
     async def apply_payment(
         self,
@@ -90,7 +163,7 @@ class MongoOrderStore:
         else:
             update["failureCode"] = failure_code
             update["failureMessage"] = failure_message
-        doc = await self.collection.find_one_and_update(
+        doc = await self.staged.find_one_and_update(  # then the receipt, journaled
             {
                 "orderNumber": order_number,
                 "status": OrderStatus.PENDING.value,
@@ -113,14 +186,17 @@ class MongoOrderStore:
     async def claim_processing(
         self, order_id: str, owner: str, now: datetime, lease_until: datetime
     ) -> Job | None:
-        doc = await self.collection.find_one_and_update(
-            {
-                "_id": order_id,
-                "$or": [
-                    {"processing.state": QUEUED, "processing.dueAt": {"$lte": now}},
-                    {"processing.state": PROCESSING, "processing.leaseExpiresAt": {"$lte": now}},
-                ],
-            },
+        # A due queued job, else one whose lease expired: two conditional updates tried in
+        # turn, never one `$or`, which keeps servers (the embedded one among them) from using
+        # the `_id` index and makes every claim a collection scan. The common case, a queued
+        # job that is due, is claimed together with the claims other worker tasks make at
+        # the same moment (`_claim_due`); a takeover goes on its own.
+        doc = await self._claims.submit(_ClaimAsk(order_id, owner, now, lease_until))
+        if doc is not None:
+            attempts = int(doc["processing"]["attempts"])
+            return Job(order=_order(doc), attempts=attempts, took_over=False)
+        doc = await self.staged.find_one_and_update(  # then `finish_processing`
+            {"_id": order_id, **_claimable(now)[1]},
             {
                 "$set": {
                     "processing.state": PROCESSING,
@@ -129,39 +205,76 @@ class MongoOrderStore:
                 },
                 "$inc": {"processing.attempts": 1},
             },
-            projection={"idempotency": 0},
-            return_document=ReturnDocument.BEFORE,
+            projection={"idempotency": 0, "refunds": 0},
+            # The document after the claim, never before it: the embedded server can hand
+            # back a stale pre-image when another write (a cancel) lands at that moment,
+            # and the job must see the status its claim was made on.
+            return_document=ReturnDocument.AFTER,
         )
         if doc is None:
             return None
-        before = doc["processing"]
-        return Job(
-            order=_order(doc),
-            attempts=int(before.get("attempts", 0)) + 1,
-            took_over=before.get("state") == PROCESSING,
+        return Job(order=_order(doc), attempts=int(doc["processing"]["attempts"]), took_over=True)
+
+    async def _claim_due(self, asks: list[_ClaimAsk]) -> list[dict[str, Any] | None]:
+        """Claim every due queued job among `asks` in two round trips, whatever their number:
+        one update marks them with a fresh token, one read returns what that token marked.
+        The latest `now` and lease of the batch apply to all (they differ by microseconds)."""
+        owner = asks[0].owner
+        if any(ask.owner != owner for ask in asks):  # one processor per store in practice
+            mine = [ask for ask in asks if ask.owner == owner]
+            others = [ask for ask in asks if ask.owner != owner]
+            results = dict(zip(map(id, mine), await self._claim_due(mine), strict=True))
+            results.update(zip(map(id, others), await self._claim_due(others), strict=True))
+            return [results[id(ask)] for ask in asks]
+        now = max(ask.now for ask in asks)
+        lease_until = max(ask.lease_until for ask in asks)
+        ids = list(dict.fromkeys(ask.order_id for ask in asks))
+        token = uuid.uuid4().hex
+        await self.staged.update_many(  # then `finish_processing`
+            {"_id": {"$in": ids}, **_claimable(now)[0]},
+            {
+                "$set": {
+                    "processing.state": PROCESSING,
+                    "processing.owner": owner,
+                    "processing.leaseExpiresAt": lease_until,
+                    "processing.claim": token,
+                },
+                "$inc": {"processing.attempts": 1},
+            },
         )
+        found = self.collection.find(
+            {"_id": {"$in": ids}, "processing.claim": token}, {"idempotency": 0, "refunds": 0}
+        )
+        claimed = {doc["_id"]: doc async for doc in found}
+        # One job per order: a second ask for the same order in this batch gets nothing.
+        return [claimed.pop(ask.order_id, None) for ask in asks]
 
     async def finish_processing(self, order_id: str, owner: str, now: datetime) -> bool:
-        result = await self.collection.update_one(
-            {"_id": order_id, "processing.state": PROCESSING, "processing.owner": owner},
-            {
-                "$set": {"processing.state": DONE, "processing.doneAt": now},
-                "$unset": {"processing.owner": "", "processing.leaseExpiresAt": ""},
-            },
+        result = await write_durably(  # the order job's one journal flush
+            self.collection,
+            self.journal,
+            lambda c: c.update_one(
+                {"_id": order_id, "processing.state": PROCESSING, "processing.owner": owner},
+                {
+                    "$set": {"processing.state": DONE, "processing.doneAt": now},
+                    "$unset": {"processing.owner": "", "processing.leaseExpiresAt": ""},
+                },
+            ),
         )
         return bool(result.modified_count == 1)
 
     async def due_for_processing(self, now: datetime, limit: int) -> list[tuple[str, datetime]]:
-        found = self.collection.find(
-            {
-                "$or": [
-                    {"processing.state": QUEUED, "processing.dueAt": {"$lte": now}},
-                    {"processing.state": PROCESSING, "processing.leaseExpiresAt": {"$lte": now}},
-                ]
-            },
-            {"processing.dueAt": 1},
-        ).limit(limit)
-        return [(doc["_id"], as_utc(doc["processing"]["dueAt"])) async for doc in found]
+        # One indexed query per kind of claimable job (see `claim_processing` on `$or`).
+        due: list[tuple[str, datetime]] = []
+        for claimable in _claimable(now):
+            if len(due) >= limit:
+                break
+            found = self.collection.find(claimable, {"processing.dueAt": 1})
+            due += [
+                (doc["_id"], as_utc(doc["processing"]["dueAt"]))
+                async for doc in found.limit(limit - len(due))
+            ]
+        return due
 
     async def release_leases(self, owner: str, now: datetime) -> int:
         result = await self.collection.update_many(
@@ -172,6 +285,38 @@ class MongoOrderStore:
             },
         )
         return int(result.modified_count)
+
+
+@dataclass(frozen=True, slots=True)
+class _ClaimAsk:
+    order_id: str
+    owner: str
+    now: datetime
+    lease_until: datetime
+
+
+def _claimable(now: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The two ways a payment job can be taken: queued and due, or leased and expired."""
+    return (
+        {"processing.state": QUEUED, "processing.dueAt": {"$lte": now}},
+        {"processing.state": PROCESSING, "processing.leaseExpiresAt": {"$lte": now}},
+    )
+
+
+def _number(order_number: str, scope: str | None) -> dict[str, Any]:
+    """Find by order number; with a scope, only among that client's orders."""
+    return (
+        {"orderNumber": order_number}
+        if scope is None
+        else {
+            "orderNumber": order_number,
+            "scope": scope,
+        }
+    )
+
+
+def _values(statuses: frozenset[OrderStatus]) -> list[str]:
+    return sorted(status.value for status in statuses)
 
 
 def _order_doc(order: Order) -> dict[str, Any]:
@@ -189,11 +334,15 @@ def _order_doc(order: Order) -> dict[str, Any]:
         "paidAt": order.paid_at,
         "failureCode": order.failure_code,
         "failureMessage": order.failure_message,
+        "refundedMinor": to_minor(order.amount_refunded, order.currency),
+        "canceledAt": order.canceled_at,
+        "scope": order.scope,
     }
 
 
 def _order(doc: Mapping[str, Any]) -> Order:
     paid_at = doc.get("paidAt")
+    canceled_at = doc.get("canceledAt")
     return Order(
         id=doc["_id"],
         order_number=doc["orderNumber"],
@@ -207,4 +356,8 @@ def _order(doc: Mapping[str, Any]) -> Order:
         failure_code=doc.get("failureCode"),
         failure_message=doc.get("failureMessage"),
         metadata=dict(doc.get("metadata") or {}),
+        amount_refunded=from_minor(int(doc.get("refundedMinor") or 0), doc["currency"]),
+        refund_count=int(doc.get("refundCount") or 0),
+        canceled_at=None if canceled_at is None else as_utc(canceled_at),
+        scope=doc.get("scope"),
     )

@@ -1,0 +1,45 @@
+-- POST /api/orders with a fresh Idempotency-Key and orderNumber on every request.
+-- Arguments (after `--`): <run prefix> [<orders per thread; 0 = until the duration ends>]
+-- Ids are <prefix>-<thread>-<n>: unique across threads, and across runs by the prefix.
+-- With a limit a thread sends that many creates, then /health/live (which creates
+-- nothing) until its create answers are in, or until its connections have all moved on to
+-- /health/live (wrk calls request() once before the run, so one create may never be sent).
+-- The database, not wrk, counts the orders made.
+package.path = debug.getinfo(1, "S").source:match("@(.*/)") .. "?.lua;" .. package.path
+require("summary")
+
+local next_thread = 1
+function setup(thread)
+  thread:set("thread_no", next_thread)
+  next_thread = next_thread + 1
+end
+
+local prefix, limit, sent, answered, idle = "b", 0, 0, 0, 0
+local headers = { ["Content-Type"] = "application/json" }
+
+function init(args)
+  prefix = args[1] or "b"
+  limit = tonumber(args[2] or "0") or 0
+  if limit > 0 then
+    -- Only defined when needed: a response callback makes wrk parse every response.
+    response = function(status, _, _)
+      if status == 200 then -- /health/live; a create answers 201 or an error
+        idle = idle + 1
+      else
+        answered = answered + 1
+      end
+      if answered >= limit or idle >= 64 then wrk.thread:stop() end
+    end
+  end
+end
+
+function request()
+  if limit > 0 and sent >= limit then
+    return wrk.format("GET", "/health/live")
+  end
+  sent = sent + 1
+  local id = prefix .. "-" .. thread_no .. "-" .. sent
+  headers["Idempotency-Key"] = id
+  return wrk.format("POST", "/api/orders", headers,
+    '{"orderNumber":"' .. id .. '","amount":149.99,"currency":"USD"}')
+end

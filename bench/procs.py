@@ -1,0 +1,250 @@
+"""What the benchmark starts and stops: servers under test, wrk, and database probes.
+
+Everything listens on 127.0.0.1 and every wait has a deadline, so a run stops by itself.
+A server is a process tree (uvicorn's or granian's supervisor and its workers); its
+memory is the resident set size of the whole tree, read from /proc.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+LUA = ROOT / "bench" / "lua"
+HOST = "127.0.0.1"
+READY_DEADLINE_SECONDS = 60.0
+STOP_DEADLINE_SECONDS = 20.0
+Progress = Callable[[str], None]
+
+TARGETS = {"payflow": "payflow.app:create_app", "floor": "bench.floors:create_app"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Server:
+    """A server under test, reachable at `base_url`, logging to `log_path`."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    base_url: str
+    log_path: Path
+
+    def rss_bytes(self) -> int:
+        """Resident memory of the server and all its worker processes."""
+        return sum(_rss(pid) for pid in _tree(self.process.pid))
+
+    def stop(self) -> None:
+        if self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(STOP_DEADLINE_SECONDS)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+def command(kind: str, runner: str, workers: int, port: int) -> list[str]:
+    """How `kind` (payflow or floor) is started under `runner` (uvicorn or granian)."""
+    if runner == "granian":
+        return [
+            sys.executable, "-m", "granian", "--interface", "asgi", "--factory",
+            "--host", HOST, "--port", str(port), "--workers", str(workers),
+            "--log-level", "warning", TARGETS[kind],
+        ]  # fmt: skip
+    if kind == "payflow":
+        return [
+            sys.executable, "-m", "payflow.cli", "serve",
+            "--host", HOST, "--port", str(port), "--workers", str(workers),
+        ]  # fmt: skip
+    return [
+        sys.executable, "-m", "bench.floors",
+        "--host", HOST, "--port", str(port), "--workers", str(workers),
+    ]  # fmt: skip
+
+
+def start_server(
+    kind: str,
+    *,
+    runner: str,
+    workers: int,
+    mongo_uri: str,
+    database: str,
+    log_dir: Path,
+    env: dict[str, str] | None = None,
+) -> Server:
+    """Start `kind` on a free port against `database` and wait until it is ready."""
+    port = free_port()
+    full_env = {
+        **os.environ,
+        "MONGO_URI": mongo_uri,
+        "PAYFLOW_MONGO__DATABASE": database,
+        "PAYFLOW_SERVER__HOST": HOST,
+        "PAYFLOW_SERVER__PORT": str(port),
+        **(env or {}),
+    }
+    log_path = log_dir / f"{kind}-{database}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(  # noqa: S603 - our interpreter, fixed arguments
+            command(kind, runner, workers, port),
+            cwd=ROOT,
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    server = Server(kind, process, f"http://{HOST}:{port}", log_path)
+    ready = "/health/ready" if kind == "payflow" else "/floor/ready"
+    deadline = time.monotonic() + READY_DEADLINE_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{kind} exited early; see {log_path}:\n{_tail(log_path)}")
+        try:
+            if httpx.get(server.base_url + ready, timeout=1).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    server.stop()
+    raise RuntimeError(f"{kind} did not become ready; see {log_path}:\n{_tail(log_path)}")
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    """One wrk run: counts, rates and latency percentiles (milliseconds)."""
+
+    requests: int
+    duration_s: float
+    rps: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+    errors: int  # responses with status >= 400
+    socket_errors: int  # connect, read, write errors and timeouts
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def run_wrk(
+    base_url: str,
+    script: str,
+    args: Sequence[str] = (),
+    *,
+    duration: float,
+    threads: int = 2,
+    connections: int = 32,
+    label: str,
+    progress: Progress,
+    done: Callable[[], bool] | None = None,
+) -> WrkResult:
+    """Run wrk with `lua/<script>` for at most `duration` seconds, reporting progress.
+
+    wrk runs for its whole duration even when every thread has stopped, so a run with an
+    end of its own passes `done`: polled four times a second, once true wrk gets SIGINT,
+    which makes it stop and report what it measured so far.
+    """
+    cmd = [
+        "wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration))}s",
+        "--timeout", "30s", "-s", str(LUA / script), base_url, "--", *args,
+    ]  # fmt: skip
+    started = time.monotonic()
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as proc:  # noqa: S603
+        while proc.poll() is None:
+            progress(f"{label}: {time.monotonic() - started:4.0f} / {duration:.0f} s")
+            time.sleep(0.25)
+            if done is not None and proc.poll() is None and done():
+                proc.send_signal(signal.SIGINT)
+                proc.wait(30)
+        out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+    line = next((x for x in out.splitlines() if x.startswith("BENCH_JSON ")), None)
+    if proc.returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed ({proc.returncode}):\n{out}")
+    raw = json.loads(line.removeprefix("BENCH_JSON "))
+    seconds = raw["duration_us"] / 1e6
+    return WrkResult(
+        requests=raw["requests"],
+        duration_s=round(seconds, 3),
+        rps=round(raw["requests"] / seconds, 1) if seconds else 0.0,
+        p50_ms=raw["p50_us"] / 1000,
+        p90_ms=raw["p90_us"] / 1000,
+        p99_ms=raw["p99_us"] / 1000,
+        max_ms=raw["max_us"] / 1000,
+        errors=raw["status_errors"],
+        socket_errors=sum(
+            raw[k] for k in ("connect_errors", "read_errors", "write_errors", "timeouts")
+        ),
+    )
+
+
+def wait_until(
+    check: Callable[[], int],
+    target: int,
+    *,
+    deadline: float,
+    label: str,
+    progress: Progress,
+    interval: float = 0.25,
+) -> int:
+    """Poll `check()` until it reaches `target` or the monotonic `deadline` passes."""
+    value = check()
+    while value < target and time.monotonic() < deadline:
+        progress(f"{label}: {value} / {target}")
+        time.sleep(interval)
+        value = check()
+    return value
+
+
+def load_average() -> tuple[float, float, float]:
+    one, five, fifteen = os.getloadavg()
+    return round(one, 2), round(five, 2), round(fifteen, 2)
+
+
+def _tree(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            try:
+                todo += [int(child) for child in task.read_text().split()]
+            except OSError:
+                continue
+    return found
+
+
+def _rss(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"

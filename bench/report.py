@@ -1,0 +1,316 @@
+"""Goals, and the report of a run: `<stamp>.json`, `<stamp>.md`, `<stamp>.png` in results/,
+with `latest.md` and `latest.png` copies for the README to link.
+
+A goal is met, not met, or not measured (its phase was skipped or cut short); every goal
+is a ratio between figures of the same run, or an absolute figure the contract sets.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SANDBOX_PAID_PER_S = 0.2  # the original sandbox paid one order every 5 s
+HIDDEN_DELAY_S = 5.0
+HIDDEN_ORDERS = 1000
+
+
+@dataclass(frozen=True)
+class Goal:
+    id: str
+    goal: str
+    target: str
+    measured: str
+    met: bool | None  # None: not measured in this run
+
+    @property
+    def verdict(self) -> str:
+        return {True: "met", False: "NOT met", None: "not measured"}[self.met]
+
+
+def _get(results: dict[str, Any], *path: str) -> Any:
+    value: Any = results
+    for key in path:
+        if not isinstance(value, dict) or value.get(key) is None:
+            return None
+        value = value[key]
+    return value
+
+
+def evaluate(results: dict[str, Any]) -> list[Goal]:
+    """Each goal of the benchmark, judged on this run's figures."""
+    goals: list[Goal] = []
+    insert = _get(results, "floors", "insert", "rps")
+    find = _get(results, "floors", "find", "rps")
+    create = _get(results, "create", "rps")
+    replay = _get(results, "replay", "rps")
+    paid = _get(results, "e2e", "paid_per_s")
+
+    def ratio(gid: str, text: str, value: Any, floor: Any, factor: float, unit: str) -> None:
+        if value is None or not floor:
+            goals.append(Goal(gid, text, f"≥ {factor} x floor", "—", None))
+            return
+        need = factor * floor
+        goals.append(
+            Goal(
+                gid,
+                text,
+                f"≥ {need:,.1f} {unit} ({factor} x {floor:,.1f})",
+                f"{value:,.1f} {unit} ({value / floor:.2f} x)",
+                value >= need,
+            )
+        )
+
+    ratio("create", "create vs one-insert floor", create, insert, 0.5, "req/s")
+    ratio("replay", "replay vs one-find floor", replay, find, 0.8, "req/s")
+    ratio("e2e-ratio", "end-to-end paid/s vs create req/s", paid, create, 0.5, "paid/s")
+    if paid is None:
+        goals.append(Goal("e2e-abs", "end-to-end paid/s", "≥ 100 paid/s", "—", None))
+    else:
+        goals.append(
+            Goal(
+                "e2e-abs",
+                "end-to-end paid/s (500 x the sandbox)",
+                "≥ 100 paid/s",
+                f"{paid:,.1f} paid/s ({paid / SANDBOX_PAID_PER_S:,.0f} x the sandbox)",
+                paid >= 100,
+            )
+        )
+    hidden = _get(results, "hidden", "all_paid_s")
+    complete = _get(results, "hidden", "paid") == _get(results, "hidden", "orders")
+    if hidden is None or not create:
+        goals.append(Goal("hidden", "1,000 orders at 5 s delay", "all Paid in time", "—", None))
+    else:
+        limit = HIDDEN_DELAY_S + HIDDEN_ORDERS / create + 2
+        goals.append(
+            Goal(
+                "hidden",
+                "1,000 orders at 5 s delay, all Paid",
+                f"≤ {limit:.1f} s (5 + 1000 / {create:,.1f} + 2)",
+                f"{hidden:.1f} s" + ("" if complete else " (not all paid)"),
+                complete and hidden <= limit,
+            )
+        )
+    ours = _get(results, "signing", "payflow:standard")
+    theirs = _get(results, "signing", "standardwebhooks")
+    if ours is None or theirs is None:
+        goals.append(Goal("signing", "verify vs standardwebhooks", "no slower", "—", None))
+    else:
+        goals.append(
+            Goal(
+                "signing",
+                "payflow verify (standard) vs standardwebhooks",
+                f"≤ {theirs:.1f} µs",
+                f"{ours:.1f} µs",
+                ours <= theirs,
+            )
+        )
+    points = _get(results, "memory", "points") or []
+    targets = _get(results, "memory", "targets") or []
+    reached = [p for p in points if p.get("reached")]
+    if len(targets) == 2 and len(reached) == 2:
+        low, high = reached
+        growth = high["rss_mb"] / low["rss_mb"] - 1
+        goals.append(
+            Goal(
+                "memory",
+                f"RSS at {high['orders']:,} orders vs at {low['orders']:,}",
+                "within 10 %",
+                f"{low['rss_mb']:.0f} → {high['rss_mb']:.0f} MB ({growth:+.1%})",
+                growth <= 0.10,
+            )
+        )
+    else:
+        goals.append(Goal("memory", "RSS growth with orders", "within 10 %", "—", None))
+    return goals
+
+
+def write(results: dict[str, Any], out_dir: Path, stamp: str) -> dict[str, Path]:
+    """Write json, md and png for `stamp`, then copy md and png to latest.*."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    goals = evaluate(results)
+    results = {**results, "goals": [dict(g.__dict__, verdict=g.verdict) for g in goals]}
+    paths = {
+        "json": out_dir / f"{stamp}.json",
+        "md": out_dir / f"{stamp}.md",
+        "png": out_dir / f"{stamp}.png",
+    }
+    paths["json"].write_text(json.dumps(results, indent=2, default=str) + "\n")
+    plot(results, goals, paths["png"])
+    paths["md"].write_text(markdown(results, goals, paths["png"].name))
+    shutil.copyfile(paths["png"], out_dir / "latest.png")
+    (out_dir / "latest.md").write_text(markdown(results, goals, "latest.png"))
+    return paths
+
+
+def _fmt(value: Any, spec: str = ",.1f") -> str:
+    return "—" if value is None else format(value, spec)
+
+
+def markdown(results: dict[str, Any], goals: list[Goal], png_name: str) -> str:
+    meta = results.get("meta", {})
+    lines = [
+        f"# payflow benchmark — {meta.get('date', '?')}",
+        "",
+        f"![throughput and latency]({png_name})",
+        "",
+        f"- mode: **{meta.get('mode', '?')}**; server: {meta.get('runner', '?')} x "
+        f"{meta.get('workers', '?')} worker(s); database: {meta.get('database', '?')}",
+        f"- machine: {meta.get('cpus', '?')} CPUs; load average before "
+        f"{meta.get('load_before', '?')}, after {meta.get('load_after', '?')}; "
+        f"Python {meta.get('python', '?')}; wrk {meta.get('wrk_threads', '?')} threads, "
+        f"{meta.get('connections', '?')} connections, {meta.get('duration_s', '?')} s per phase",
+        f"- run time: {_fmt(meta.get('elapsed_s'), '.0f')} s",
+        "",
+        "## Goals",
+        "",
+        "| goal | target | measured | verdict |",
+        "|---|---|---|---|",
+    ]
+    for g in goals:
+        mark = {True: "✅ met", False: "❌ not met", None: "⚪ not measured"}[g.met]
+        lines.append(f"| {g.goal} | {g.target} | {g.measured} | {mark} |")
+    lines += [
+        "",
+        "## Throughput and latency (wrk)",
+        "",
+        "| phase | req/s | p50 ms | p90 ms | p99 ms | errors (≥ 400) | socket errors |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for label, path in _WRK_ROWS:
+        row = _get(results, *path)
+        if row is None:
+            continue
+        lines.append(
+            f"| {label} | {_fmt(row['rps'])} | {_fmt(row['p50_ms'], '.2f')} | "
+            f"{_fmt(row['p90_ms'], '.2f')} | {_fmt(row['p99_ms'], '.2f')} | "
+            f"{row['errors']} | {row['socket_errors']} |"
+        )
+    e2e = results.get("e2e")
+    if e2e:
+        lines += [
+            "",
+            "## End to end (delay 0, real signed webhooks)",
+            "",
+            f"{e2e['paid']:,} of {e2e['created']:,} orders Paid; created at "
+            f"{_fmt(e2e.get('create_rps'))} orders/s over {_fmt(e2e.get('create_seconds'))} s; "
+            f"last Paid {_fmt(e2e.get('last_paid_s'))} s after the first request: "
+            f"**{_fmt(e2e.get('paid_per_s'))} paid/s** sustained "
+            f"(steady middle 80 %: {_fmt(e2e.get('steady_paid_per_s'))} paid/s). "
+            f"Order to Paid: p50 {_fmt(e2e.get('order_latency_p50_s'), '.2f')} s, "
+            f"p99 {_fmt(e2e.get('order_latency_p99_s'), '.2f')} s.",
+        ]
+    hidden = results.get("hidden")
+    if hidden:
+        lines += [
+            "",
+            "## Latency hidden (5 s simulated delay)",
+            "",
+            f"{hidden['paid']:,} of {hidden['orders']:,} orders Paid "
+            f"{_fmt(hidden.get('all_paid_s'))} s after the first request "
+            f"(created in {_fmt(hidden.get('create_seconds'))} s).",
+        ]
+    sig = results.get("signing")
+    if sig:
+        lines += ["", "## Signature verification (µs per verify, best of 5)", ""]
+        lines += ["| implementation | µs |", "|---|---|"]
+        lines += [f"| {name} | {_fmt(us, '.2f')} |" for name, us in sig.items()]
+    memory = results.get("memory")
+    if memory:
+        lines += ["", "## Memory (server RSS, all worker processes)", ""]
+        lines += ["| orders created | Paid | RSS MB | reached target |", "|---|---|---|---|"]
+        for p in memory.get("points", []):
+            lines.append(
+                f"| {p['orders']:,} | {p['paid']:,} | {_fmt(p['rss_mb'])} | "
+                f"{'yes' if p.get('reached') else 'no (time budget)'} |"
+            )
+    notes = meta.get("notes") or []
+    if notes:
+        lines += ["", "## Notes", ""] + [f"- {n}" for n in notes]
+    return "\n".join(lines) + "\n"
+
+
+_WRK_ROWS: list[tuple[str, tuple[str, ...]]] = [
+    ("floor: JSON echo, no database", ("floors", "echo")),
+    ("floor: one insert_one (j=True)", ("floors", "insert")),
+    ("floor: one find_one by unique key", ("floors", "find")),
+    ("payflow: create (fresh keys)", ("create",)),
+    ("payflow: replay (same key and body)", ("replay",)),
+]
+
+
+def plot(results: dict[str, Any], goals: list[Goal], path: Path) -> None:
+    """Throughput bars, latency bars, the end-to-end Paid curve, and the goal verdicts."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 2, figsize=(13, 8.5))
+    (ax_rate, ax_lat), (ax_e2e, ax_goals) = axes
+    names, rates, colours = [], [], []
+    for label, p in _WRK_ROWS:
+        row = _get(results, *p)
+        if row is not None:
+            names.append(label.split(": ", 1)[1])
+            rates.append(row["rps"])
+            colours.append("#9aa5b1" if label.startswith("floor") else "#2b6cb0")
+    paid = _get(results, "e2e", "paid_per_s")
+    if paid is not None:
+        names.append("end-to-end paid/s")
+        rates.append(paid)
+        colours.append("#2f855a")
+    ax_rate.barh(names, rates, color=colours)
+    ax_rate.invert_yaxis()
+    ax_rate.set_xlabel("requests (or paid orders) per second")
+    ax_rate.set_title("Throughput (grey: floors)")
+    for i, v in enumerate(rates):
+        ax_rate.text(v, i, f" {v:,.0f}", va="center", fontsize=8)
+
+    lat_names, p50, p99 = [], [], []
+    for label, p in _WRK_ROWS:
+        row = _get(results, *p)
+        if row is not None:
+            lat_names.append(label.split(": ", 1)[1])
+            p50.append(row["p50_ms"])
+            p99.append(row["p99_ms"])
+    ys = range(len(lat_names))
+    ax_lat.barh([y - 0.2 for y in ys], p50, height=0.4, label="p50", color="#63b3ed")
+    ax_lat.barh([y + 0.2 for y in ys], p99, height=0.4, label="p99", color="#c53030")
+    ax_lat.set_yticks(list(ys), lat_names)
+    ax_lat.invert_yaxis()
+    if any(v > 0 for v in p50 + p99):
+        ax_lat.set_xscale("log")
+    ax_lat.set_xlabel("latency, ms (log scale)")
+    ax_lat.set_title("Latency at 32 connections")
+    ax_lat.legend(loc="lower right")
+
+    timeline = _get(results, "e2e", "timeline") or []
+    if timeline:
+        ax_e2e.plot([t for t, _ in timeline], [n for _, n in timeline], color="#2f855a")
+        ax_e2e.set_xlabel("seconds since the first create request")
+        ax_e2e.set_ylabel("orders Paid")
+    ax_e2e.set_title("End to end: orders reaching Paid (delay 0)")
+
+    ax_goals.axis("off")
+    ax_goals.set_title("Goals")
+    colour = {True: "#2f855a", False: "#c53030", None: "#718096"}
+    for i, g in enumerate(goals):
+        y = 0.95 - i * 0.135
+        ax_goals.text(
+            0.0, y, f"{g.verdict.upper()}", color=colour[g.met], fontsize=9, weight="bold"
+        )
+        ax_goals.text(0.3, y, g.goal, fontsize=8.5)
+        ax_goals.text(0.3, y - 0.05, f"target {g.target}; measured {g.measured}", fontsize=7)
+    meta = results.get("meta", {})
+    fig.suptitle(
+        f"payflow benchmark {meta.get('date', '')} — {meta.get('mode', '')}, "
+        f"{meta.get('runner', '')} x {meta.get('workers', '')}, {meta.get('database', '')}",
+        fontsize=11,
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,164 @@
+"""Wire shapes of `/api/webhook-endpoints` (camelCase msgspec Structs) and their examples.
+
+A secret appears in exactly two responses, the create and the rotate, which is
+why those use their own shape; every other response is `EndpointOut`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
+
+from payflow.api.schemas import convert_body
+from payflow.domain.endpoints import (
+    ALL_EVENTS,
+    MAX_URL_LENGTH,
+    Endpoint,
+    RegisteredEndpoint,
+    events_problem,
+    url_problem,
+)
+from payflow.domain.events import EventType
+from payflow.errors import ValidationFailed
+from payflow.timefmt import isoformat
+
+SchemeName = Literal["payflow", "stripe", "standard"]
+EventName = Annotated[str, Meta(min_length=1, max_length=100)]
+MAX_EVENTS = 50
+
+
+def known_event_types() -> list[str]:
+    return [t.value for t in EventType]
+
+
+class CreateEndpointRequest(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+    """Body of `POST /api/webhook-endpoints`."""
+
+    url: Annotated[
+        str,
+        Meta(
+            min_length=1,
+            max_length=MAX_URL_LENGTH,
+            description="Absolute http:// or https:// URL that receives the events",
+            examples=["http://127.0.0.1:3000/webhooks"],
+        ),
+    ]
+    events: Annotated[
+        list[EventName],
+        Meta(
+            min_length=1,
+            max_length=MAX_EVENTS,
+            description="Event types to receive; `*` for all",
+            examples=[["payment.succeeded", "payment.failed"]],
+        ),
+    ] = msgspec.field(default_factory=lambda: [ALL_EVENTS])
+    scheme: Annotated[
+        SchemeName,
+        Meta(
+            description="Signature of deliveries: payflow (X-Signature), stripe "
+            "(Stripe-Signature) or standard (Standard Webhooks)",
+            examples=["stripe"],
+        ),
+    ] = "payflow"
+    description: Annotated[str, Meta(max_length=500, examples=["my shop"])] | None = None
+
+
+class EndpointOut(msgspec.Struct, rename="camel"):
+    """A webhook endpoint; its secret is never shown again after create or rotate."""
+
+    id: str
+    url: str
+    events: list[str]
+    scheme: str
+    description: str | None
+    built_in: bool
+    created_at: str | None
+    updated_at: str | None
+    previous_secret_expires_at: str | None
+
+
+class EndpointWithSecretOut(EndpointOut):
+    """The response to create and rotate-secret: the only place the secret appears."""
+
+    secret: str
+
+
+class EndpointDeletedOut(msgspec.Struct):
+    id: str
+    deleted: bool
+
+
+def parse_create_endpoint(payload: dict[str, Any]) -> CreateEndpointRequest:
+    """Validate a create body: shape first (msgspec), then URL and event types."""
+    request = convert_body(payload, CreateEndpointRequest)
+    errors: list[dict[str, str]] = []
+    if problem := url_problem(request.url):
+        errors.append({"field": "url", "message": problem})
+    if problem := events_problem(request.events, known_event_types()):
+        errors.append({"field": "events", "message": problem})
+    if errors:
+        raise ValidationFailed(errors)
+    request.events = list(dict.fromkeys(request.events))  # duplicates mean nothing
+    return request
+
+
+def registered_out(endpoint: RegisteredEndpoint, now: datetime) -> EndpointOut:
+    expires = endpoint.previous_secrets_expire_at(now)
+    return EndpointOut(
+        id=endpoint.id,
+        url=endpoint.url,
+        events=list(endpoint.events),
+        scheme=endpoint.scheme,
+        description=endpoint.description,
+        built_in=False,
+        created_at=isoformat(endpoint.created_at),
+        updated_at=isoformat(endpoint.updated_at),
+        previous_secret_expires_at=None if expires is None else isoformat(expires),
+    )
+
+
+def with_secret(out: EndpointOut, secret: str) -> EndpointWithSecretOut:
+    fields = {name: getattr(out, name) for name in out.__struct_fields__}
+    return EndpointWithSecretOut(**fields, secret=secret)
+
+
+def built_in_out(endpoint: Endpoint) -> EndpointOut:
+    return EndpointOut(
+        id=endpoint.id,
+        url=endpoint.url,
+        events=list(endpoint.events),
+        scheme=endpoint.scheme,
+        description="payflow's configured target ([webhooks] in config/payflow.toml)",
+        built_in=True,
+        created_at=None,
+        updated_at=None,
+        previous_secret_expires_at=None,
+    )
+
+
+EXAMPLE_ENDPOINT: dict[str, Any] = {
+    "id": "we_6f1c0a9b2d4e8f7a1b3c5d7e",
+    "url": "http://127.0.0.1:3000/webhooks",
+    "events": ["payment.succeeded", "payment.failed"],
+    "scheme": "stripe",
+    "description": "my shop",
+    "builtIn": False,
+    "createdAt": "2026-11-22T20:47:01.123Z",
+    "updatedAt": "2026-11-22T20:47:01.123Z",
+    "previousSecretExpiresAt": None,
+}
+EXAMPLE_SECRET = "whsec_8c3e4b1f9a0d2c7e6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e"  # noqa: S105 - docs
+EXAMPLE_BUILT_IN: dict[str, Any] = {
+    "id": "we_default",
+    "url": "http://127.0.0.1:8000/api/webhooks/payments",
+    "events": ["*"],
+    "scheme": "payflow",
+    "description": "payflow's configured target ([webhooks] in config/payflow.toml)",
+    "builtIn": True,
+    "createdAt": None,
+    "updatedAt": None,
+    "previousSecretExpiresAt": None,
+}

@@ -1,0 +1,304 @@
+"""Webhook endpoints: register, list, fetch, delete, rotate the secret, see deliveries.
+
+Each endpoint gets its own generated secret and signature scheme; the secret is
+shown once, in the response that created (or rotated) it, as Stripe does. The
+built-in endpoint (`we_default`, from settings) is listed with `builtIn: true`
+and is read-only here. After every change the process's endpoint directory is
+refreshed, so the very next event goes to the new set of endpoints; other
+processes pick the change up within a poll interval.
+
+Database round trips: create 5 (claim the key, count for the cap, insert, refresh
+the directory, store the response; a replay is 1); rotate 5 (claim, read, CAS
+replace, refresh, store; +2 per lost race); delete 2 (delete, refresh); list and fetch 1
+(the built-in endpoint 0); deliveries 2 (the endpoint exists, the page).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, delete, get, post
+from litestar.params import FromPath, HeaderParameter, QueryParameter
+
+from payflow import idempotency, signing
+from payflow.api.docs import problems
+from payflow.api.endpoint_docs import (
+    CREATED_EXAMPLE,
+    DELETED_EXAMPLE,
+    LIST_EXAMPLE,
+    ONE_EXAMPLE,
+    ROTATED_EXAMPLE,
+    CreateEndpointOperation,
+    RotateSecretOperation,
+    example_response,
+)
+from payflow.api.endpoint_schemas import (
+    EndpointDeletedOut,
+    EndpointOut,
+    EndpointWithSecretOut,
+    built_in_out,
+    parse_create_endpoint,
+    registered_out,
+    with_secret,
+)
+from payflow.api.events import delivery_out
+from payflow.api.orders import JSON, stored_problem, to_response
+from payflow.api.schemas import DeliveryOut, decode_json_object, encode
+from payflow.domain.endpoints import (
+    DEFAULT_ENDPOINT_ID,
+    RegisteredEndpoint,
+    SecretVersion,
+    new_endpoint_id,
+)
+from payflow.errors import EndpointBuiltIn, EndpointLimitReached, NotFound, ValidationFailed
+from payflow.lifespan import Runtime, RuntimeDep
+from payflow.store.base import InvalidCursor, StoredResponse
+from payflow.worker.directory import LOAD_LIMIT
+
+ROUTE = "/api/webhook-endpoints"
+KeyHeader = Annotated[
+    str | None,
+    HeaderParameter(name="Idempotency-Key", required=False, description="1-255 visible ASCII"),
+]
+
+
+def _built_in_problem(action: str) -> EndpointBuiltIn:
+    return EndpointBuiltIn(
+        f"{DEFAULT_ENDPOINT_ID} is payflow's built-in endpoint; {action} it through "
+        "[webhooks] settings (PAYFLOW_WEBHOOKS__TARGET_URL, PAYFLOW_WEBHOOKS__SECRET)."
+    )
+
+
+def _not_found(endpoint_id: str) -> NotFound:
+    return NotFound(f"No webhook endpoint with id {endpoint_id!r}.")
+
+
+async def _idempotent(
+    request: Request[Any, Any, Any],
+    runtime: Runtime,
+    key: str,
+    route: str,
+    payload: dict[str, Any],
+    now: datetime,
+    handler: Callable[[idempotency.Claim], Awaitable[StoredResponse]],
+) -> Response[bytes]:
+    """Run `handler` once per Idempotency-Key, exactly as `POST /api/orders` does."""
+    stored = await idempotency.execute(
+        runtime.store.idempotency,
+        runtime.scope_for(request),
+        key,
+        idempotency.fingerprint("POST", route, payload),
+        now,
+        runtime.idempotency_policy,
+        handler,
+        stored_problem,
+    )
+    return to_response(stored)
+
+
+class WebhookEndpointsController(Controller):
+    path = ROUTE
+    tags = ["webhook endpoints"]  # noqa: RUF012 - Litestar reads it as a class attribute
+
+    @post(
+        "/",
+        status_code=201,
+        summary="Register a webhook endpoint (idempotent); its secret is shown only here",
+        responses={
+            201: example_response(
+                EndpointWithSecretOut, "Created (or replayed)", created=CREATED_EXAMPLE
+            ),
+            **problems(
+                400,
+                409,
+                413,
+                422,
+                s400="validation-error, idempotency-key-missing or idempotency-key-invalid",
+                s409="endpoint-limit-reached, or idempotency-in-progress (with Retry-After)",
+            ),
+        },
+        operation_class=CreateEndpointOperation,
+        description=(
+            '`url` (http or https), `events` (default `["*"]`), `scheme` (`payflow`, `stripe` '
+            "or `standard`, default `payflow`), optional `description`. The response carries "
+            "the endpoint's signing `secret`; GET never shows it again."
+        ),
+    )
+    async def create_endpoint(
+        self,
+        request: Request[Any, Any, Any],
+        runtime: RuntimeDep,
+        idempotency_key: KeyHeader = None,
+    ) -> Response[bytes]:
+        key = idempotency.validate_key(request.headers.get("idempotency-key"))
+        payload = decode_json_object(await request.body())
+        endpoint_in = parse_create_endpoint(payload)
+        now = runtime.clock()
+
+        async def create(_: idempotency.Claim) -> StoredResponse:
+            cap = runtime.settings.webhooks.max_endpoints
+            if await runtime.store.endpoints.count() >= cap:
+                raise EndpointLimitReached(
+                    f"{cap} webhook endpoints are registered already; delete one first."
+                )
+            secret = signing.generate_secret(signing.Scheme(endpoint_in.scheme))
+            endpoint = RegisteredEndpoint(
+                id=new_endpoint_id(),
+                url=endpoint_in.url,
+                scheme=endpoint_in.scheme,
+                events=tuple(endpoint_in.events),
+                description=endpoint_in.description,
+                secrets=(SecretVersion(secret),),
+                created_at=now,
+                updated_at=now,
+            )
+            await runtime.store.endpoints.insert(endpoint)
+            await runtime.directory.refresh()
+            body = encode(with_secret(registered_out(endpoint, now), secret))
+            headers = {"content-type": JSON, "location": f"{ROUTE}/{endpoint.id}"}
+            return StoredResponse(201, headers, body)
+
+        return await _idempotent(request, runtime, key, ROUTE, payload, now, create)
+
+    @get(
+        "/",
+        summary="List webhook endpoints: the built-in one first, then the newest",
+        responses={200: example_response(list[EndpointOut], "Endpoints", endpoints=LIST_EXAMPLE)},
+    )
+    async def list_endpoints(self, runtime: RuntimeDep) -> Response[bytes]:
+        now = runtime.clock()
+        registered = await runtime.store.endpoints.all(LOAD_LIMIT)
+        outs = [built_in_out(runtime.directory.built_in)]
+        outs += [registered_out(endpoint, now) for endpoint in registered]
+        return Response(content=encode(outs), media_type=JSON)
+
+    @get(
+        "/{endpoint_id:str}",
+        summary="Fetch one webhook endpoint (without its secret)",
+        responses={
+            200: example_response(EndpointOut, "The endpoint", endpoint=ONE_EXAMPLE),
+            **problems(400, 404),
+        },
+    )
+    async def get_endpoint(
+        self, runtime: RuntimeDep, endpoint_id: FromPath[str]
+    ) -> Response[bytes]:
+        if endpoint_id == DEFAULT_ENDPOINT_ID:
+            return Response(
+                content=encode(built_in_out(runtime.directory.built_in)), media_type=JSON
+            )
+        endpoint = await runtime.store.endpoints.get(endpoint_id)
+        if endpoint is None:
+            raise _not_found(endpoint_id)
+        return Response(content=encode(registered_out(endpoint, runtime.clock())), media_type=JSON)
+
+    @delete(
+        "/{endpoint_id:str}",
+        status_code=200,
+        summary="Delete a webhook endpoint; its pending deliveries end dead",
+        responses={
+            200: example_response(EndpointDeletedOut, "Deleted", deleted=DELETED_EXAMPLE),
+            **problems(400, 404, 409, s409="endpoint-built-in: the built-in endpoint is read-only"),
+        },
+    )
+    async def delete_endpoint(
+        self, runtime: RuntimeDep, endpoint_id: FromPath[str]
+    ) -> Response[bytes]:
+        if endpoint_id == DEFAULT_ENDPOINT_ID:
+            raise _built_in_problem("remove or retarget")
+        if not await runtime.store.endpoints.delete(endpoint_id):
+            raise _not_found(endpoint_id)
+        await runtime.directory.refresh()
+        body = encode(EndpointDeletedOut(id=endpoint_id, deleted=True))
+        return Response(content=body, media_type=JSON)
+
+    @post(
+        "/{endpoint_id:str}/rotate-secret",
+        status_code=200,
+        summary="Issue a new secret; the old one keeps signing for the grace period",
+        responses={
+            200: example_response(EndpointWithSecretOut, "Rotated", rotated=ROTATED_EXAMPLE),
+            **problems(
+                400,
+                404,
+                409,
+                422,
+                s400="idempotency-key-missing, idempotency-key-invalid or validation-error",
+                s409="endpoint-built-in, or idempotency-in-progress (with Retry-After)",
+            ),
+        },
+        operation_class=RotateSecretOperation,
+        description=(
+            "During the grace period (`[webhooks] rotation_grace_hours`, default 24 h) every "
+            "delivery carries one signature per secret, so a receiver that still knows only "
+            "the old secret keeps verifying. Send no body (or `{}`)."
+        ),
+    )
+    async def rotate_secret(
+        self,
+        request: Request[Any, Any, Any],
+        runtime: RuntimeDep,
+        endpoint_id: FromPath[str],
+        idempotency_key: KeyHeader = None,
+    ) -> Response[bytes]:
+        key = idempotency.validate_key(request.headers.get("idempotency-key"))
+        raw = await request.body()
+        payload = decode_json_object(raw) if raw.strip() else {}
+        if payload:
+            fields = ", ".join(sorted(payload)[:5]) + (", …" if len(payload) > 5 else "")
+            raise ValidationFailed([{"field": "body", "message": f"unexpected fields: {fields}"}])
+        now = runtime.clock()
+        grace = timedelta(hours=runtime.settings.webhooks.rotation_grace_hours)
+
+        async def rotate(_: idempotency.Claim) -> StoredResponse:
+            if endpoint_id == DEFAULT_ENDPOINT_ID:
+                raise _built_in_problem("rotate")
+            while True:  # each lost compare-and-set means another rotation won: progress
+                current = await runtime.store.endpoints.get(endpoint_id)
+                if current is None:
+                    raise _not_found(endpoint_id)
+                secret = signing.generate_secret(signing.Scheme(current.scheme))
+                rotated = current.rotated(secret, now, grace)
+                if await runtime.store.endpoints.replace(rotated):
+                    await runtime.directory.refresh()
+                    body = encode(with_secret(registered_out(rotated, now), secret))
+                    return StoredResponse(200, {"content-type": JSON}, body)
+
+        route = f"{ROUTE}/{endpoint_id}/rotate-secret"
+        return await _idempotent(request, runtime, key, route, payload, now, rotate)
+
+    @get(
+        "/{endpoint_id:str}/deliveries",
+        summary="The endpoint's deliveries, newest first (plain array; next page in Link)",
+        responses={
+            200: example_response(list[DeliveryOut], "Deliveries with their attempt logs"),
+            **problems(400, 404),
+        },
+    )
+    async def endpoint_deliveries(
+        self,
+        runtime: RuntimeDep,
+        endpoint_id: FromPath[str],
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
+        cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
+    ) -> Response[bytes]:
+        if (
+            endpoint_id != DEFAULT_ENDPOINT_ID
+            and await runtime.store.endpoints.get(endpoint_id) is None
+        ):
+            raise _not_found(endpoint_id)
+        try:
+            deliveries, next_cursor = await runtime.store.deliveries.for_endpoint(
+                endpoint_id, limit, cursor
+            )
+        except InvalidCursor as exc:
+            raise ValidationFailed([{"field": "cursor", "message": str(exc)}]) from None
+        headers = {}
+        if next_cursor is not None:
+            headers["Link"] = (
+                f'<{ROUTE}/{endpoint_id}/deliveries?limit={limit}&cursor={next_cursor}>; rel="next"'
+            )
+        body = encode([delivery_out(d) for d in deliveries])
+        return Response(content=body, media_type=JSON, headers=headers)

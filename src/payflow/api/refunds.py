@@ -1,0 +1,173 @@
+"""Refunds of a Paid order: create (idempotent), list, fetch.
+
+A refund is counted on its order by one conditional update (`refunding`), so the
+refunds of an order never add up past its amount, however many arrive at once. Its
+document in `refunds` then carries the job that announces it (`refund.succeeded`).
+Its id comes from the idempotency claim, so a retry that takes over a request which
+died half-way finds the refund that request counted and finishes it.
+
+Database round trips of `POST …/refunds` with a fresh key: 1 read (the order: its
+currency decides which amounts are valid, which must be known before the key is
+claimed, since a 400 is never recorded) + 4 journaled writes — claim the key, count
+the refund on the order (+1 when the status guess misses, +2 per concurrent refund
+that gets in between), insert the refund with its job, store the response. A replay
+is 2 (the read, the claim). `GET` paths are 2 (the order, then its refunds).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath, HeaderParameter, QueryParameter
+
+from payflow import idempotency
+from payflow.api.docs import problems
+from payflow.api.order_action_docs import CreateRefundOperation, example_response
+from payflow.api.orders import JSON, run_idempotent, to_response
+from payflow.api.refund_schemas import (
+    REFUND_EXAMPLE,
+    RefundOut,
+    parse_refund_shape,
+    refund_amount,
+    refund_out,
+)
+from payflow.api.schemas import decode_json_object, encode
+from payflow.domain.money import from_minor, to_minor
+from payflow.domain.orders import Order
+from payflow.domain.refunds import Refund, derive_refund_id
+from payflow.errors import NotFound
+from payflow.lifespan import Runtime, RuntimeDep
+from payflow.refunding import count_refund
+from payflow.store.base import StoredResponse
+from payflow.worker.processor import REFUND_PREFIX
+
+KeyHeader = Annotated[
+    str | None,
+    HeaderParameter(name="Idempotency-Key", required=False, description="1-255 visible ASCII"),
+]
+
+
+async def find_order(runtime: Runtime, request: Request[Any, Any, Any], number: str) -> Order:
+    order = await runtime.store.orders.get(number, runtime.data_scope(request))
+    if order is None:
+        raise NotFound(f"No order with orderNumber {number!r}.")
+    return order
+
+
+class RefundsController(Controller):
+    path = "/api/orders/{order_number:str}/refunds"
+    tags = ["refunds"]  # noqa: RUF012 - Litestar reads it as a class attribute
+
+    @post(
+        "/",
+        status_code=201,
+        summary="Refund a Paid order, in whole or in part (idempotent)",
+        responses={
+            201: example_response(RefundOut, "Refunded (or replayed)", refund=REFUND_EXAMPLE),
+            **problems(
+                400,
+                404,
+                409,
+                413,
+                422,
+                503,
+                s400="validation-error, idempotency-key-missing or idempotency-key-invalid",
+                s409="order-not-refundable (not Paid, or already fully refunded), "
+                "refund-exceeds-remaining, or idempotency-in-progress (with Retry-After)",
+                s503="service-unavailable: very many refunds of this order at once; retry",
+            ),
+        },
+        operation_class=CreateRefundOperation,
+        description=(
+            "Without `amount`, refunds all that is left. The order becomes PartiallyRefunded "
+            "or Refunded, and `refund.succeeded` is sent to the webhook endpoints. Requires "
+            "an `Idempotency-Key`."
+        ),
+    )
+    async def create_refund(
+        self,
+        request: Request[Any, Any, Any],
+        runtime: RuntimeDep,
+        order_number: FromPath[str],
+        idempotency_key: KeyHeader = None,
+    ) -> Response[bytes]:
+        key = idempotency.validate_key(request.headers.get("idempotency-key"))
+        body = await request.body()
+        payload = decode_json_object(body) if body.strip() else {}
+        shape = parse_refund_shape(payload)
+        order = await find_order(runtime, request, order_number)
+        amount = refund_amount(payload, order.currency)
+        reason = shape.reason if isinstance(shape.reason, str) else None
+        route = f"/api/orders/{order_number}/refunds"
+        fingerprint = idempotency.fingerprint("POST", route, payload)
+        now = runtime.clock()
+
+        async def refund(claim: idempotency.Claim) -> StoredResponse:
+            new_id = derive_refund_id(idempotency.work_seed(claim))
+            minor = None if amount is None else to_minor(amount, order.currency)
+            counted_on, counted = await count_refund(
+                runtime.store.orders, order, new_id, minor, now, resumed=claim.took_over
+            )
+            stored = await runtime.store.refunds.create(
+                Refund(
+                    id=new_id,
+                    order_id=counted_on.id,
+                    order_number=counted_on.order_number,
+                    amount=from_minor(counted, counted_on.currency),
+                    currency=counted_on.currency,
+                    created_at=now,
+                    reason=reason,
+                    scope=counted_on.scope,
+                )
+            )
+            runtime.queue.schedule(REFUND_PREFIX + stored.id, stored.created_at)
+            location = f"/api/orders/{stored.order_number}/refunds/{stored.id}"
+            return StoredResponse(
+                201, {"content-type": JSON, "location": location}, encode(refund_out(stored))
+            )
+
+        stored = await run_idempotent(
+            runtime, runtime.scope_for(request), key, fingerprint, now, refund
+        )
+        return to_response(stored)
+
+    @get(
+        "/",
+        summary="The order's refunds, oldest first (plain array)",
+        responses={
+            200: example_response(list[RefundOut], "Refunds", refunds=[REFUND_EXAMPLE]),
+            **problems(400, 404),
+        },
+    )
+    async def list_refunds(
+        self,
+        request: Request[Any, Any, Any],
+        runtime: RuntimeDep,
+        order_number: FromPath[str],
+        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 1000,
+    ) -> Response[bytes]:
+        order = await find_order(runtime, request, order_number)
+        refunds = await runtime.store.refunds.for_order(order.id, limit)
+        return Response(content=encode([refund_out(r) for r in refunds]), media_type=JSON)
+
+    @get(
+        "/{refund_id:str}",
+        summary="One refund",
+        responses={
+            200: example_response(RefundOut, "The refund", refund=REFUND_EXAMPLE),
+            **problems(400, 404),
+        },
+    )
+    async def get_refund(
+        self,
+        request: Request[Any, Any, Any],
+        runtime: RuntimeDep,
+        order_number: FromPath[str],
+        refund_id: FromPath[str],
+    ) -> Response[bytes]:
+        order = await find_order(runtime, request, order_number)
+        found = await runtime.store.refunds.get(refund_id, order.id)
+        if found is None:
+            raise NotFound(f"No refund {refund_id!r} on order {order_number!r}.")
+        return Response(content=encode(refund_out(found)), media_type=JSON)

@@ -1,0 +1,98 @@
+"""Natural batching: concurrent single-document operations of one kind become one command.
+
+Under load, dozens of requests and worker tasks make the same kind of write at the same
+moment (insert an order, claim a job, save an event). Each command costs the database a
+fixed overhead far above its per-document work (the embedded server: ~1-3 ms of Python
+per command), so `Batcher` sends them together: the first caller runs a batch at once,
+callers arriving while it is in flight queue up and go as the next batch. Alone, a call
+costs what it did before (a batch of one, no waiting); under load, one round trip
+serves many.
+
+Every operation batched this way keeps its single-document meaning: inserts report a
+duplicate key per document (`insert_many(ordered=False)`), and claims mark what they
+took with a token so each caller gets exactly the documents its batch changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+In = TypeVar("In")
+Out = TypeVar("Out")
+
+MAX_BATCH = 256
+DUPLICATE_KEY = 11000
+
+
+class BatchAborted(RuntimeError):
+    """The task running a batch for others was cancelled before their results came back."""
+
+
+class Batcher(Generic[In, Out]):
+    def __init__(
+        self, run: Callable[[list[In]], Awaitable[Sequence[Out]]], max_batch: int = MAX_BATCH
+    ) -> None:
+        """`run` does one batch and returns one result per item, in order (or raises)."""
+        self._run = run
+        self._max = max_batch
+        self._queue: list[tuple[In, asyncio.Future[Out]]] = []
+        self._running = False
+
+    async def submit(self, item: In) -> Out:
+        future: asyncio.Future[Out] = asyncio.get_running_loop().create_future()
+        self._queue.append((item, future))
+        if not self._running:
+            self._running = True
+            try:
+                while self._queue:
+                    batch, self._queue = self._queue[: self._max], self._queue[self._max :]
+                    await self._run_batch(batch)
+            except BaseException:
+                for _, waiting in self._queue:
+                    if not waiting.done():
+                        waiting.set_exception(BatchAborted("the batch leader was cancelled"))
+                self._queue = []
+                raise
+            finally:
+                self._running = False
+        return await future
+
+    async def _run_batch(self, batch: list[tuple[In, asyncio.Future[Out]]]) -> None:
+        try:
+            results = await self._run([item for item, _ in batch])
+        except Exception as exc:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        except BaseException:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(BatchAborted("the batch leader was cancelled"))
+            raise
+        for (_, future), result in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(result)
+
+
+async def insert_each(collection: Any, docs: list[dict[str, Any]]) -> list[bool]:
+    """Insert every document; per document, False when its key already exists."""
+    inserted = [True] * len(docs)
+    try:
+        await collection.insert_many(docs, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(error.get("code") != DUPLICATE_KEY for error in errors):
+            raise
+        for error in errors:
+            inserted[error["index"]] = False
+    return inserted
+
+
+def raise_if_duplicate(inserted: bool, message: str) -> None:
+    if not inserted:
+        raise DuplicateKeyError(message, code=DUPLICATE_KEY)

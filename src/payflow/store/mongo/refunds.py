@@ -1,0 +1,149 @@
+"""Refunds, each with the job that announces it (`refund.succeeded`) on the same document.
+
+The refund was already counted on its order (`MongoOrderStore.add_refund`); this
+document is the refund as the API shows it, and its `processing` job is how the
+worker learns there is an event to emit. Writing both in one insert means a refund
+that exists is always announced, by whichever process comes next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from bson import Decimal128
+from pymongo import ASCENDING, ReturnDocument
+
+from payflow.domain.money import from_minor, to_minor
+from payflow.domain.refunds import Refund
+from payflow.store.base import RefundJob
+from payflow.timefmt import as_utc
+
+if TYPE_CHECKING:
+    from payflow.store.mongo.common import Collection
+
+QUEUED, PROCESSING, DONE = "queued", "processing", "done"
+_PROJECTION = {"processing": 0}
+
+
+class MongoRefundStore:
+    def __init__(self, collection: Collection) -> None:
+        self.collection = collection
+
+    async def create(self, refund: Refund) -> Refund:
+        # An upsert on the refund's own (deterministic) id: a re-run after a crash finds
+        # the refund it wrote before and returns it unchanged.
+        doc = _refund_doc(refund)
+        doc["processing"] = {"state": QUEUED, "dueAt": refund.created_at, "attempts": 0}
+        stored = await self.collection.find_one_and_update(
+            {"_id": refund.id},
+            {"$setOnInsert": doc},
+            upsert=True,
+            projection=_PROJECTION,
+            return_document=ReturnDocument.AFTER,
+        )
+        return _refund(stored)
+
+    async def get(self, refund_id: str, order_id: str) -> Refund | None:
+        doc = await self.collection.find_one({"_id": refund_id, "orderId": order_id}, _PROJECTION)
+        return None if doc is None else _refund(doc)
+
+    async def for_order(self, order_id: str, limit: int) -> list[Refund]:
+        found = self.collection.find({"orderId": order_id}, _PROJECTION).sort(
+            [("createdAt", ASCENDING), ("_id", ASCENDING)]
+        )
+        return [_refund(doc) for doc in await found.to_list(limit)]
+
+    async def claim_processing(
+        self, refund_id: str, owner: str, now: datetime, lease_until: datetime
+    ) -> RefundJob | None:
+        # Tried in turn, never one `$or` (which would cost a collection scan on some servers);
+        # which one matched says whether a dead holder's lease was taken over. The document
+        # after the claim, as for orders: the embedded server's pre-image can be stale.
+        for took_over, claimable in zip((False, True), _claimable(now), strict=True):
+            doc = await self.collection.find_one_and_update(
+                {"_id": refund_id, **claimable},
+                {
+                    "$set": {
+                        "processing.state": PROCESSING,
+                        "processing.owner": owner,
+                        "processing.leaseExpiresAt": lease_until,
+                    },
+                    "$inc": {"processing.attempts": 1},
+                },
+                projection=_PROJECTION,
+                return_document=ReturnDocument.AFTER,
+            )
+            if doc is not None:
+                return RefundJob(_refund(doc), took_over=took_over)
+        return None
+
+    async def finish_processing(self, refund_id: str, owner: str, now: datetime) -> bool:
+        result = await self.collection.update_one(
+            {"_id": refund_id, "processing.state": PROCESSING, "processing.owner": owner},
+            {
+                "$set": {"processing.state": DONE, "processing.doneAt": now},
+                "$unset": {"processing.owner": "", "processing.leaseExpiresAt": ""},
+            },
+        )
+        return bool(result.modified_count == 1)
+
+    async def due_for_processing(self, now: datetime, limit: int) -> list[tuple[str, datetime]]:
+        due: list[tuple[str, datetime]] = []
+        for claimable in _claimable(now):
+            if len(due) >= limit:
+                break
+            found = self.collection.find(claimable, {"processing.dueAt": 1})
+            due += [
+                (doc["_id"], as_utc(doc["processing"]["dueAt"]))
+                async for doc in found.limit(limit - len(due))
+            ]
+        return due
+
+    async def release_leases(self, owner: str, now: datetime) -> int:
+        result = await self.collection.update_many(
+            {"processing.state": PROCESSING, "processing.owner": owner},
+            {
+                "$set": {"processing.state": QUEUED, "processing.dueAt": now},
+                "$unset": {"processing.owner": "", "processing.leaseExpiresAt": ""},
+            },
+        )
+        return int(result.modified_count)
+
+
+def _claimable(now: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A refund's job can be taken when queued and due, or when its holder's lease expired."""
+    return (
+        {"processing.state": QUEUED, "processing.dueAt": {"$lte": now}},
+        {"processing.state": PROCESSING, "processing.leaseExpiresAt": {"$lte": now}},
+    )
+
+
+def _refund_doc(refund: Refund) -> dict[str, Any]:
+    return {
+        "_id": refund.id,
+        "orderId": refund.order_id,
+        "orderNumber": refund.order_number,
+        "amount": Decimal128(refund.amount),
+        "amountMinor": to_minor(refund.amount, refund.currency),
+        "currency": refund.currency,
+        "status": refund.status,
+        "reason": refund.reason,
+        "scope": refund.scope,
+        "createdAt": refund.created_at,
+    }
+
+
+def _refund(doc: Mapping[str, Any]) -> Refund:
+    return Refund(
+        id=doc["_id"],
+        order_id=doc["orderId"],
+        order_number=doc["orderNumber"],
+        amount=from_minor(int(doc["amountMinor"]), doc["currency"]),
+        currency=doc["currency"],
+        created_at=as_utc(doc["createdAt"]),
+        reason=doc.get("reason"),
+        status=doc["status"],
+        scope=doc.get("scope"),
+    )

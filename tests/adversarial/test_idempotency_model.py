@@ -1,0 +1,94 @@
+"""The idempotency state machine (see `idempotency_model.py`) on mongomock and on the
+real embedded MongoDB-wire server."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+from hypothesis.stateful import run_state_machine_as_test
+from mongomock_motor import AsyncMongoMockClient
+
+from tests.adversarial.idempotency_model import machine_on
+from tests.adversarial.scale import fuzz_settings
+from tests.integration.conftest import embedded_uri  # noqa: F401 - the session's real server
+
+MOCK_EXAMPLES, MOCK_STEPS = 40, 30
+REAL_EXAMPLES, REAL_STEPS = 10, 25
+
+
+@pytest.fixture(scope="module")
+def portal() -> Iterator[BlockingPortal]:
+    with start_blocking_portal(backend="asyncio") as running:
+        yield running
+
+
+def test_idempotency_holds_on_mongomock(portal: BlockingPortal) -> None:
+    async def new_database() -> Any:
+        return AsyncMongoMockClient(tz_aware=True)["payflow"]
+
+    machine = machine_on(portal, new_database)
+    run_state_machine_as_test(
+        machine, settings=fuzz_settings(MOCK_EXAMPLES, stateful_step_count=MOCK_STEPS)
+    )
+
+
+@pytest.mark.integration
+def test_idempotency_holds_on_the_real_server(
+    portal: BlockingPortal,
+    embedded_uri: str,  # noqa: F811 - the fixture imported above
+) -> None:
+    from motor.motor_asyncio import AsyncIOMotorClient
+
+    async def new_database() -> Any:
+        # A client per example: motor binds to the event loop that first uses it.
+        client: Any = AsyncIOMotorClient(embedded_uri, tz_aware=True)
+        return client[f"model_{uuid.uuid4().hex[:12]}"]
+
+    async def drop_database(database: Any) -> None:
+        await database.client.drop_database(database.name)
+        database.client.close()
+
+    machine = machine_on(portal, new_database, drop_database, suite="idempotency_model_real")
+    run_state_machine_as_test(
+        machine, settings=fuzz_settings(REAL_EXAMPLES, stateful_step_count=REAL_STEPS)
+    )
+
+
+@pytest.mark.integration
+def test_a_burst_of_one_new_key_executes_once_on_the_real_server(
+    portal: BlockingPortal,
+    embedded_uri: str,  # noqa: F811 - the fixture imported above
+) -> None:
+    """Regression: the embedded server let several concurrent claim upserts each "win"."""
+    from motor.motor_asyncio import AsyncIOMotorClient
+
+    from tests.adversarial.harness import running_app
+    from tests.support import order_body
+
+    async def new_database() -> Any:
+        client: Any = AsyncIOMotorClient(embedded_uri, tz_aware=True)
+        return client[f"burst_{uuid.uuid4().hex[:12]}"]
+
+    database = portal.call(new_database)
+    with running_app(database, portal=portal) as client:
+        taken = client.post(
+            "/api/orders", headers={"Idempotency-Key": "owner"}, content=order_body()
+        )
+        assert taken.status_code == 201
+        for trial in range(20):
+            request = {
+                "method": "POST",
+                "url": "/api/orders",
+                "headers": {"Idempotency-Key": f"burst-{trial}"},
+                "content": order_body(),
+            }
+            responses = client.concurrently([request] * 8)
+            executed = [r for r in responses if "idempotent-replayed" not in r.headers]
+            executed = [r for r in executed if r.json()["type"].endswith("/order-exists")]
+            assert len(executed) == 1, [r.text for r in responses]
+        client.call(database.client.drop_database, database.name)
+    database.client.close()

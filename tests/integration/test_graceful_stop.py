@@ -1,0 +1,114 @@
+"""Stopping a worker: in-flight deliveries finish within the grace period; what cannot
+finish is handed back at once, so the next worker picks it up without waiting a lease."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import anyio
+import pytest
+
+from payflow.config import Settings
+from payflow.store.mongo import MongoStore
+from tests.integration.target import (
+    Target,
+    create_orders,
+    eventually,
+    in_app_loop,
+    target_settings,
+)
+from tests.support import FakeClock, app_client
+
+pytestmark = pytest.mark.anyio
+
+
+def received(target: Target, count: int) -> Any:
+    async def check() -> bool:
+        return len(target.received) >= count
+
+    return check
+
+
+def status_of(client: Any, number: str, status: str) -> Any:
+    async def check() -> bool:
+        return bool((await client.get(f"/api/orders/{number}")).json()["status"] == status)
+
+    return check
+
+
+async def test_an_in_flight_delivery_finishes_within_the_grace_period(
+    mongo_db: Any, db_settings: Settings
+) -> None:
+    clock, target = FakeClock(), Target()
+    gate = target.gate = anyio.Event()
+    settings = target_settings(db_settings)
+    async with (
+        target.client() as http,
+        app_client(None, clock=clock, settings=settings, run_worker=True, http_client=http) as c,
+    ):
+        target.attach(c)
+        (number,) = await create_orders(c, 1)
+        await eventually(received(target, 1), "the delivery in flight")
+        worker = c.app_runtime.worker  # type: ignore[attr-defined]
+
+        async def answer_once_stopping() -> None:
+            async def stopping() -> bool:
+                return bool(worker.stopping)
+
+            await eventually(stopping, "the worker to start stopping")
+            await in_app_loop(c, gate.set)
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(answer_once_stopping)
+            await in_app_loop(c, worker.stop, 30)
+        assert not worker.alive
+        (doc,) = await mongo_db.deliveries.find({}).to_list(None)
+        assert (doc["state"], doc["attempts"]) == ("succeeded", 1)
+        assert (await c.get(f"/api/orders/{number}")).json()["status"] == "Paid"
+        ready = await c.get("/health/ready")
+        assert ready.status_code == 503
+        assert ready.json()["worker"] == "stopped"
+
+
+async def test_unfinished_work_is_handed_back_and_a_new_worker_takes_it_at_once(
+    mongo_db: Any, db_settings: Settings
+) -> None:
+    clock, target = FakeClock(), Target()
+    target.gate = anyio.Event()  # never answered: the delivery cannot finish in the grace
+    settings = target_settings(db_settings, processing__delay_seconds=60)
+    store = MongoStore(mongo_db)
+    async with (
+        target.client() as http,
+        app_client(None, clock=clock, settings=settings, run_worker=True, http_client=http) as c,
+    ):
+        (first,) = await create_orders(c, 1, prefix="FIRST")
+        clock.advance(seconds=60)
+        await eventually(received(target, 1), "the first order's delivery in flight")
+        (second,) = await create_orders(c, 1, prefix="SECOND")
+        # The second order's job is mid-way in this worker when it is told to stop.
+        worker = c.app_runtime.worker  # type: ignore[attr-defined]
+        second_id = (await c.get(f"/api/orders/{second}")).json()["id"]
+        due = clock.now + timedelta(seconds=60)
+        assert await store.orders.claim_processing(
+            second_id, worker.processor.owner, due, clock.now + timedelta(seconds=30)
+        )
+        await in_app_loop(c, worker.stop, 0.2)
+    delivery = await mongo_db.deliveries.find_one({"orderNumber": first})
+    assert delivery["state"] == "pending"
+    assert "owner" not in delivery
+    assert delivery["nextAttemptAt"] == clock.now
+    order = await mongo_db.orders.find_one({"_id": second_id})
+    assert order["processing"]["state"] == "queued"
+    assert order["processing"]["dueAt"] == clock.now
+
+    target.gate = None
+    async with (
+        target.client() as http,
+        app_client(None, clock=clock, settings=settings, run_worker=True, http_client=http) as c,
+    ):
+        target.attach(c)  # the clock stands still: no lease has to expire first
+        await eventually(status_of(c, first, "Paid"), "the handed-back delivery sent")
+        await eventually(status_of(c, second, "Paid"), "the handed-back order processed")
+        metrics = (await c.get("/metrics")).text
+        assert "payflow_lease_takeovers_total{" not in metrics  # handed back, not taken over

@@ -1,0 +1,162 @@
+"""Leases on the real server: a dead holder's job is taken over once its lease expires.
+
+A worker that dies leaves its lease behind; nobody touches the job until it expires
+(a poll finds nothing), then the next worker takes it over, finishes it, and counts the
+takeover. The dead holder, should it wake up, can no longer write.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+
+from payflow.config import Settings
+from payflow.domain.endpoints import Endpoint
+from payflow.domain.orders import Order, OrderStatus
+from payflow.store.base import Attempt, DeliveryState, IdempotencyRef
+from payflow.store.mongo import MongoStore
+from payflow.worker.channel import WorkQueue
+from payflow.worker.poller import poll_once
+from tests.integration.target import (
+    Target,
+    create_orders,
+    eventually,
+    processor_in_this_loop,
+    target_settings,
+)
+from tests.support import FakeClock, app_client
+
+pytestmark = pytest.mark.anyio
+
+LEASE = timedelta(seconds=30)  # processing.lease_seconds, the default
+
+
+async def nothing_is_due(store: MongoStore, clock: FakeClock) -> bool:
+    queue = WorkQueue(100, clock)
+    try:
+        return await poll_once(store, queue, clock, 100) == 0
+    finally:
+        await queue.aclose()
+
+
+def paid(client: Any, number: str) -> Any:
+    async def check() -> bool:
+        return bool((await client.get(f"/api/orders/{number}")).json()["status"] == "Paid")
+
+    return check
+
+
+async def test_an_order_whose_worker_died_is_taken_over_when_its_lease_expires(
+    mongo_db: Any, db_settings: Settings
+) -> None:
+    clock = FakeClock()
+    store = MongoStore(mongo_db)
+    await store.ensure_indexes()
+    order = Order(
+        id="ord_orphaned",
+        order_number="ORPHAN-1",
+        amount=Decimal("12.00"),
+        currency="USD",
+        status=OrderStatus.PENDING,
+        payment_method="pm_card_visa",
+        created_at=clock.now,
+        updated_at=clock.now,
+    )
+    await store.orders.insert(order, IdempotencyRef("global", "k", "fp"), clock.now)
+    assert await store.orders.claim_processing(order.id, "w_dead", clock.now, clock.now + LEASE)
+
+    async with app_client(None, clock=clock, settings=db_settings, run_worker=True) as client:
+        assert await nothing_is_due(store, clock)
+        clock.advance(seconds=LEASE.total_seconds())
+        await eventually(paid(client, "ORPHAN-1"), "the order taken over and paid")
+        metrics = (await client.get("/metrics")).text
+        assert 'payflow_lease_takeovers_total{kind="order"} 1.0' in metrics
+    doc = await mongo_db.orders.find_one({"_id": order.id})
+    assert doc["processing"]["state"] == "done"
+    assert doc["processing"]["attempts"] == 2  # the dead holder's claim and the takeover
+
+
+async def test_a_delivery_whose_worker_died_is_taken_over_and_the_old_holder_cannot_record(
+    mongo_db: Any, db_settings: Settings
+) -> None:
+    clock, target = FakeClock(), Target()
+    target.gate = anyio.Event()  # the first worker's request never gets an answer
+    settings = target_settings(db_settings)
+    store = MongoStore(mongo_db)
+    async with (
+        target.client() as http,
+        app_client(None, clock=clock, settings=settings, http_client=http) as first,
+        processor_in_this_loop(first, mongo_db, http) as dying,
+    ):
+        (number,) = await create_orders(first, 1)
+        order_id = (await first.get(f"/api/orders/{number}")).json()["id"]
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(dying.process_order, order_id)
+
+            async def in_flight() -> bool:
+                return len(target.received) == 1
+
+            await eventually(in_flight, "the first worker's attempt in flight")
+            tasks.cancel_scope.cancel()  # the worker dies mid-request, lease still held
+    (held,) = await mongo_db.deliveries.find({}).to_list(None)
+    assert held["state"] == "processing"
+    assert held["owner"] == dying.owner
+
+    target.gate = None
+    async with (
+        target.client() as http,
+        app_client(None, clock=clock, settings=settings, run_worker=True, http_client=http) as c,
+    ):
+        target.attach(c)
+        assert await nothing_is_due(store, clock)
+        clock.advance(seconds=LEASE.total_seconds())
+        await eventually(paid(c, number), "the delivery taken over and the order paid")
+        metrics = (await c.get("/metrics")).text
+        assert 'payflow_lease_takeovers_total{kind="delivery"} 1.0' in metrics
+    late = Attempt(clock.now, 1, 200, 1.0)
+    assert not await store.deliveries.record_attempt(
+        held["_id"], dying.owner, late, DeliveryState.SUCCEEDED, None
+    )
+    done = await mongo_db.deliveries.find_one({"_id": held["_id"]})
+    assert done["state"] == "succeeded"
+    assert [a["statusCode"] for a in done["log"]] == [200]
+
+
+async def test_an_order_job_sends_to_every_endpoint_at_once(
+    mongo_db: Any, db_settings: Settings
+) -> None:
+    """One after the other, a slow endpoint would keep the next deliveries waiting past
+    their lease, for another worker to send them a second time."""
+    endpoints = [
+        Endpoint(id=f"we_{n}", url=f"http://merchant.test/{n}", scheme="payflow", secrets=["s"])
+        for n in range(3)
+    ]
+    arrived: list[str] = []
+    everyone = anyio.Event()
+
+    async def slow_until_all_arrive(request: httpx.Request) -> httpx.Response:
+        arrived.append(str(request.url))
+        if len(arrived) == len(endpoints):
+            everyone.set()
+        with anyio.move_on_after(5):  # a bound for the sequential case, not a timing assert
+            await everyone.wait()
+        return httpx.Response(200 if everyone.is_set() else 504)
+
+    settings = target_settings(db_settings)
+    async with (
+        httpx.AsyncClient(transport=httpx.MockTransport(slow_until_all_arrive)) as http,
+        app_client(None, settings=settings, http_client=http) as client,
+        processor_in_this_loop(client, mongo_db, http) as processor,
+    ):
+        (number,) = await create_orders(client, 1)
+        order_id = (await client.get(f"/api/orders/{number}")).json()["id"]
+        await replace(processor, endpoints=lambda: endpoints).process_order(order_id)
+    docs = await mongo_db.deliveries.find({}).to_list(None)
+    assert sorted(d["endpointId"] for d in docs) == ["we_0", "we_1", "we_2"]
+    assert all((d["state"], d["attempts"]) == ("succeeded", 1) for d in docs)

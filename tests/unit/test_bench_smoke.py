@@ -1,0 +1,112 @@
+"""The benchmark's entry point and report writer work; CI never runs the benchmark itself."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench import report
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def fake_results() -> dict[str, Any]:
+    def wrk(rps: float, p50: float, p99: float) -> dict[str, Any]:
+        return {
+            "requests": int(rps * 10),
+            "duration_s": 10.0,
+            "rps": rps,
+            "p50_ms": p50,
+            "p90_ms": p99 / 2,
+            "p99_ms": p99,
+            "max_ms": p99 * 2,
+            "errors": 0,
+            "socket_errors": 0,
+        }
+
+    return {
+        "meta": {"date": "2036-11-22T20-47-01Z", "mode": "quick", "runner": "uvicorn"},
+        "floors": {"echo": wrk(3000, 5, 20), "insert": wrk(400, 60, 150), "find": wrk(900, 30, 80)},
+        "create": wrk(250, 120, 300),
+        "replay": wrk(600, 50, 120),
+        "e2e": {
+            "orders": 100,
+            "created": 100,
+            "paid": 100,
+            "paid_per_s": 90.0,
+            "timeline": [[0.0, 0], [0.5, 40], [1.1, 100]],
+        },
+        "hidden": {"orders": 1000, "paid": 1000, "all_paid_s": 9.5},
+        "signing": {"payflow:standard": 9.0, "standardwebhooks": 12.0, "stripe": 14.0},
+        "memory": {
+            "targets": [1000, 5000],
+            "points": [
+                {"orders": 1000, "paid": 1000, "rss_mb": 100.0, "reached": True},
+                {"orders": 5000, "paid": 5000, "rss_mb": 104.0, "reached": True},
+            ],
+        },
+    }
+
+
+def test_scripts_bench_help_describes_the_phases() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "--quick" in result.stdout
+    for phase in ("floors", "create", "replay", "e2e", "hidden", "signing", "memory"):
+        assert phase in result.stdout
+
+
+def test_the_wrapper_script_answers_help_without_running_anything() -> None:
+    result = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "bench"), "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "usage: scripts/bench" in result.stdout
+
+
+def test_goals_are_judged_as_ratios_of_the_same_run() -> None:
+    verdicts = {goal.id: goal.met for goal in report.evaluate(fake_results())}
+    assert verdicts == {
+        "create": True,  # 250 ≥ 0.5 x 400
+        "replay": False,  # 600 < 0.8 x 900
+        "e2e-ratio": False,  # 90 < 0.5 x 250
+        "e2e-abs": False,  # 90 < 100
+        "hidden": True,  # 9.5 ≤ 5 + 1000 / 250 + 2
+        "signing": True,
+        "memory": True,  # +4 %
+    }
+
+
+def test_a_skipped_phase_is_not_measured_rather_than_failed() -> None:
+    results = fake_results()
+    del results["memory"], results["replay"]
+    verdicts = {goal.id: goal.met for goal in report.evaluate(results)}
+    assert verdicts["memory"] is None
+    assert verdicts["replay"] is None
+
+
+def test_the_report_writer_makes_markdown_and_a_plot(tmp_path: Path) -> None:
+    paths = report.write(fake_results(), tmp_path, "2036-11-22T20-47-01Z")
+    markdown = paths["md"].read_text()
+    assert "| create vs one-insert floor |" in markdown
+    assert "✅ met" in markdown
+    assert "❌ not met" in markdown
+    assert "![throughput and latency](2036-11-22T20-47-01Z.png)" in markdown
+    assert (tmp_path / "latest.md").read_text().count("latest.png") == 1
+    for png in (paths["png"], tmp_path / "latest.png"):
+        assert png.read_bytes().startswith(b"\x89PNG")
+    assert paths["json"].exists()

@@ -102,8 +102,13 @@ async def test_deliveries_go_dead_when_the_receiver_stays_down_and_redeliver_bri
         assert [d["state"] for d in docs] == ["dead"] * 3
         assert all(d["nextAttemptAt"] is None for d in docs)
         clock.advance(seconds=CAP)  # nothing is retried after dead
-        metrics = (await c.get("/metrics")).text
-        assert "payflow_webhook_dead_letters_total 3.0" in metrics
+
+        async def three_dead_letters_counted() -> bool:
+            # The metric moves just after the database write the loop above waited for.
+            metrics = (await c.get("/metrics")).text
+            return "payflow_webhook_dead_letters_total 3.0" in metrics
+
+        await eventually(three_dead_letters_counted, "three dead letters in /metrics")
         assert await all_orders(c, numbers, "Pending")()
 
         target.status = None

@@ -43,8 +43,13 @@ async def test_metrics_and_logs_follow_one_order_from_creation_to_payment(
 
         async def paid_and_receipted() -> bool:
             # The receiver moves the order first and writes its receipt right after.
+            # The sender counts its delivery only after the receiver has answered.
             trail = (await client.get("/api/orders/LIFE-1/events")).json()
-            return [entry["outcome"] for entry in trail] == ["applied"]
+            metrics = (await client.get("/metrics")).text.splitlines()
+            return [entry["outcome"] for entry in trail] == ["applied"] and (
+                'payflow_webhook_deliveries_total{result="succeeded"} 1.0' in metrics
+                and "payflow_queue_depth 0.0" in metrics
+            )
 
         await eventually(paid_and_receipted, "the order paid, its receipt written")
         assert (await client.get("/api/orders/LIFE-1")).json()["status"] == "Paid"

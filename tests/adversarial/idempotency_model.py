@@ -33,7 +33,7 @@ from payflow.domain.orders import Order, OrderStatus, new_order_id
 from payflow.lifespan import GLOBAL_SCOPE
 from payflow.store.base import IdempotencyRecord, IdempotencyRef
 from tests.adversarial.harness import SyncClient, running_app
-from tests.adversarial.scale import budgeted, count, out_of_time
+from tests.adversarial.scale import count
 from tests.support import FakeClock
 
 ROUTE = "/api/orders"
@@ -130,9 +130,6 @@ class IdempotencyMachine(RuleBasedStateMachine):
         self.keys: dict[str, KeyState] = {}
         self.orders: dict[str, ModelOrder] = {}
         self.fresh = 0
-        self.database: Any = None
-        if out_of_time():  # a soak's budget is spent: every rule is a no-op from now on
-            return
         self.database = self.portal.call(type(self).new_database)
         self.client: SyncClient = self.stack.enter_context(
             running_app(self.database, self.clock, self.portal)
@@ -140,7 +137,7 @@ class IdempotencyMachine(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         drop = type(self).drop_database
-        if drop is not None and self.database is not None:  # on the app's loop: it is bound
+        if drop is not None:  # on the app's loop, which the database is bound to
             self.client.call(drop, self.database)
         self.stack.close()
 
@@ -268,14 +265,12 @@ class IdempotencyMachine(RuleBasedStateMachine):
     # --- rules ------------------------------------------------------------------------------
 
     @rule(prefix=key_text, body=body_strategy(), style=st.integers(0, 7))
-    @budgeted
     def create_with_fresh_key(self, prefix: str, body: Body, style: int) -> None:
         key = self.new_key(prefix)
         self.apply(key, body, self.post(key, body, style))
 
     @precondition(lambda self: self.keys)
     @rule(data=st.data(), style=st.integers(0, 7))
-    @budgeted
     def replay_a_key(self, data: st.DataObject, style: int) -> None:
         key = data.draw(st.sampled_from(self.known_keys()), label="key")
         body = self.keys[key].body
@@ -283,14 +278,12 @@ class IdempotencyMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: self.keys)
     @rule(data=st.data(), body=body_strategy(), style=st.integers(0, 7))
-    @budgeted
     def reuse_a_key_with_another_body(self, data: st.DataObject, body: Body, style: int) -> None:
         key = data.draw(st.sampled_from(self.known_keys()), label="key")
         self.apply(key, body, self.post(key, body, style))
 
     @precondition(lambda self: self.orders)
     @rule(data=st.data(), prefix=key_text, style=st.integers(0, 7))
-    @budgeted
     def reuse_an_order_number_under_another_key(
         self, data: st.DataObject, prefix: str, style: int
     ) -> None:
@@ -307,7 +300,6 @@ class IdempotencyMachine(RuleBasedStateMachine):
         reuse=st.booleans(),
         prefix=key_text,
     )
-    @budgeted
     def burst_of_one_key(
         self, data: st.DataObject, body: Body, size: int, reuse: bool, prefix: str
     ) -> None:
@@ -337,7 +329,6 @@ class IdempotencyMachine(RuleBasedStateMachine):
                 assert self.problem_type(response) == "idempotency-in-progress"
 
     @rule(number=st.sampled_from(ORDER_NUMBERS), size=st.integers(2, 6), prefix=key_text)
-    @budgeted
     def burst_of_one_order_number(self, number: str, size: int, prefix: str) -> None:
         body = Body(number, "USD", ("10", "10.00"))
         keys = [self.new_key(prefix) for _ in range(size)]
@@ -351,12 +342,10 @@ class IdempotencyMachine(RuleBasedStateMachine):
             self.apply(key, body, response)
 
     @rule(seconds=st.sampled_from(CLOCK_STEPS))
-    @budgeted
     def advance_the_clock(self, seconds: int) -> None:
         self.clock.advance(seconds=seconds)
 
     @rule(prefix=key_text, body=body_strategy(), inserted=st.booleans())
-    @budgeted
     def holder_dies_in_flight(self, prefix: str, body: Body, inserted: bool) -> None:
         """A request claims a fresh key, maybe inserts its order, and its process dies."""
         key = self.new_key(prefix)
@@ -394,7 +383,6 @@ class IdempotencyMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: any(s.status == 201 for s in self.keys.values()))
     @rule(data=st.data())
-    @budgeted
     def completed_key_falls_back_in_flight(self, data: st.DataObject) -> None:
         """The record is put back to in_progress without a response (death before `finish`)."""
         live = [k for k, s in sorted(self.keys.items()) if s.status == 201 and self.live(k)]
@@ -452,7 +440,6 @@ class IdempotencyMachine(RuleBasedStateMachine):
     # --- invariants -------------------------------------------------------------------------
 
     @invariant()
-    @budgeted
     def one_order_per_order_number_and_exactly_the_modelled_ones(self) -> None:
         docs = self.client.call(self._all_orders)
         numbers = Counter(doc["orderNumber"] for doc in docs)
@@ -462,7 +449,6 @@ class IdempotencyMachine(RuleBasedStateMachine):
         }
 
     @invariant()
-    @budgeted
     def every_order_has_a_completed_or_recoverable_key_record(self) -> None:
         records = {doc["key"]: doc for doc in self.client.call(self._all_records)}
         for number, order in self.orders.items():

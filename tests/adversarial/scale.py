@@ -1,13 +1,13 @@
 """How hard the adversarial suites push: CI-bounded by default, 100x under `scripts/soak`.
 
-`PAYFLOW_FUZZ_SCALE` multiplies every example count. At scale 1 (CI) Hypothesis is
-derandomized, so a run is the same run every time; above it, `scripts/soak` passes
-`--hypothesis-seed` so a soak explores new ground and prints the seed to replay it.
+At scale 1 (CI) every Hypothesis test runs its CI-sized round once, derandomized, so a
+run is the same run every time. `PAYFLOW_FUZZ_SCALE=N` (`scripts/soak`) repeats that
+round up to N times, each with its own seed (from `PAYFLOW_FUZZ_SEED`, so a soak can be
+replayed), and scales the seeded random loops N times.
 
-`PAYFLOW_FUZZ_DEADLINE` (Unix time, set by `scripts/soak`) bounds a run: the conftest
-gives each test an equal share of the time left when it starts, and a test whose share
-is spent stops doing work (its remaining examples return at once), so every test of a
-suite gets its turn within the soak's budget.
+`PAYFLOW_FUZZ_DEADLINE` (Unix time, set by `scripts/soak`) bounds a soak: the conftest
+gives each test an equal share of the time left when it starts, and a test starts no
+new round once its share is spent, so every test of a suite gets its turn.
 """
 
 from __future__ import annotations
@@ -16,15 +16,17 @@ import functools
 import os
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, seed, settings
 
 SCALE = max(1, int(os.environ.get("PAYFLOW_FUZZ_SCALE", "1") or "1"))
 SOAK = SCALE > 1
 DEADLINE = float(os.environ.get("PAYFLOW_FUZZ_DEADLINE", "0") or "0")
-SEED = os.environ.get("PAYFLOW_FUZZ_SEED", "ci")  # for the seeded random loops
+SEED = os.environ.get("PAYFLOW_FUZZ_SEED", "ci")  # seeds a soak's rounds and random loops
+# suite → counters ("examples", "5xx", "violations", "false_accepts"); printed by the conftest.
+STATS: defaultdict[str, Counter[str]] = defaultdict(Counter)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -46,18 +48,26 @@ def out_of_time() -> bool:
     return bool(BUDGET.share_ends) and time.time() > BUDGET.share_ends
 
 
-def budgeted(rule: F) -> F:
-    """A state-machine rule that does nothing once the test's share of time is spent."""
-
-    @functools.wraps(rule)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        return None if out_of_time() else rule(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
+def rounds(name: str) -> Iterator[str]:
+    """Seeds for the rounds of one test: one round in CI, up to SCALE in a soak."""
+    for index in range(SCALE):
+        if index and out_of_time():
+            return
+        yield f"{SEED}-{name}-{index}"
 
 
-# suite → counters ("examples", "5xx", "violations", "false_accepts"); printed by the conftest.
-STATS: defaultdict[str, Counter[str]] = defaultdict(Counter)
+def soaked(test: F) -> F:
+    """A `@given` test, run for as many rounds as the scale and the budget allow."""
+    if not SOAK:
+        return test
+
+    @functools.wraps(test)
+    def repeated(*args: Any, **kwargs: Any) -> None:
+        params = [f"{k}={v}" for k, v in sorted(kwargs.items()) if isinstance(v, str | int)]
+        for round_seed in rounds(f"{test.__name__}[{','.join(params)}]"):
+            seed(round_seed)(test)(*args, **kwargs)
+
+    return repeated  # type: ignore[return-value]
 
 
 def scaled(count: int) -> int:
@@ -65,9 +75,9 @@ def scaled(count: int) -> int:
 
 
 def fuzz_settings(examples: int, **changes: Any) -> settings:
-    """Hypothesis settings for `examples` examples at the current scale."""
+    """Hypothesis settings for one round of `examples` examples."""
     options: dict[str, Any] = {
-        "max_examples": scaled(examples),
+        "max_examples": examples,  # per round: `soaked` repeats rounds in a soak
         "derandomize": not SOAK,
         "database": None,
         "deadline": None,

@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
+from hypothesis import seed
 from hypothesis.stateful import run_state_machine_as_test
 from mongomock_motor import AsyncMongoMockClient
 
 from tests.adversarial.idempotency_model import machine_on
-from tests.adversarial.scale import fuzz_settings
+from tests.adversarial.scale import fuzz_settings, rounds
 from tests.integration.conftest import embedded_uri  # noqa: F401 - the session's real server
 
 MOCK_EXAMPLES, MOCK_STEPS = 40, 30
@@ -31,9 +32,11 @@ def test_idempotency_holds_on_mongomock(portal: BlockingPortal) -> None:
         return AsyncMongoMockClient(tz_aware=True)["payflow"]
 
     machine = machine_on(portal, new_database)
-    run_state_machine_as_test(
-        machine, settings=fuzz_settings(MOCK_EXAMPLES, stateful_step_count=MOCK_STEPS)
-    )
+    for round_seed in rounds("mongomock"):
+        run_state_machine_as_test(
+            seed(round_seed)(machine),
+            settings=fuzz_settings(MOCK_EXAMPLES, stateful_step_count=MOCK_STEPS),
+        )
 
 
 @pytest.mark.integration
@@ -53,9 +56,11 @@ def test_idempotency_holds_on_the_real_server(
         database.client.close()
 
     machine = machine_on(portal, new_database, drop_database, suite="idempotency_model_real")
-    run_state_machine_as_test(
-        machine, settings=fuzz_settings(REAL_EXAMPLES, stateful_step_count=REAL_STEPS)
-    )
+    for round_seed in rounds("real"):
+        run_state_machine_as_test(
+            seed(round_seed)(machine),
+            settings=fuzz_settings(REAL_EXAMPLES, stateful_step_count=REAL_STEPS),
+        )
 
 
 @pytest.mark.integration

@@ -23,7 +23,7 @@ from litestar.testing import AsyncTestClient
 from payflow import idempotency
 from payflow.api.schemas import decode_json_object, parse_create_order
 from payflow.errors import ValidationFailed
-from tests.adversarial.scale import count, fuzz_settings, out_of_time
+from tests.adversarial.scale import count, fuzz_settings, soaked
 from tests.support import order_body
 
 pytestmark = pytest.mark.anyio
@@ -486,11 +486,10 @@ json_texts = st.recursive(
 )
 
 
+@soaked
 @fuzz_settings(400)
 @given(raw=st.one_of(json_texts.map(str.encode), st.binary(max_size=256)))
 def test_any_body_decodes_to_an_order_or_a_validation_error(raw: bytes) -> None:
-    if out_of_time():
-        return
     count(SUITE, examples=1)
     try:
         payload = decode_json_object(raw)
@@ -500,11 +499,10 @@ def test_any_body_decodes_to_an_order_or_a_validation_error(raw: bytes) -> None:
     idempotency.fingerprint("POST", "/api/orders", payload)
 
 
+@soaked
 @fuzz_settings(200)
 @given(text=json_texts)
 def test_the_fingerprint_is_total_for_any_json(text: str) -> None:
-    if out_of_time():
-        return
     try:
         payload = decode_json_object(text.encode())
     except ValidationFailed:

@@ -3,10 +3,12 @@
 Under load, dozens of requests and worker tasks make the same kind of write at the same
 moment (insert an order, claim a job, save an event). Each command costs the database a
 fixed overhead far above its per-document work (the embedded server: ~1-3 ms of Python
-per command), so `Batcher` sends them together: the first caller runs a batch at once,
-callers arriving while it is in flight queue up and go as the next batch. Alone, a call
-costs what it did before (a batch of one, no waiting); under load, one round trip
-serves many.
+per command), so `Batcher` sends them together: a drain task sends what is queued as one
+batch, and whatever is queued meanwhile as the next. Alone, a call costs what it did
+before (a batch of one, no timer); under load, one round trip serves many.
+
+The drain task belongs to no caller, so a caller that is cancelled (a client gone, a
+shutdown) never takes other callers' answers with it: its own future is simply dropped.
 
 Every operation batched this way keeps its single-document meaning: inserts report a
 duplicate key per document (`insert_many(ordered=False)`), and claims mark what they
@@ -19,7 +21,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -29,7 +31,7 @@ DUPLICATE_KEY = 11000
 
 
 class BatchAborted(RuntimeError):
-    """The task running a batch for others was cancelled before their results came back."""
+    """The batch was cancelled (the process is stopping) before its results came back."""
 
 
 class Batcher(Generic[In, Out]):
@@ -40,43 +42,38 @@ class Batcher(Generic[In, Out]):
         self._run = run
         self._max = max_batch
         self._queue: list[tuple[In, asyncio.Future[Out]]] = []
-        self._running = False
+        self._drainer: asyncio.Task[None] | None = None
 
     async def submit(self, item: In) -> Out:
-        future: asyncio.Future[Out] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Out] = loop.create_future()
         self._queue.append((item, future))
-        if not self._running:
-            self._running = True
-            try:
-                while self._queue:
-                    batch, self._queue = self._queue[: self._max], self._queue[self._max :]
-                    await self._run_batch(batch)
-            except BaseException:
-                for _, waiting in self._queue:
-                    if not waiting.done():
-                        waiting.set_exception(BatchAborted("the batch leader was cancelled"))
-                self._queue = []
-                raise
-            finally:
-                self._running = False
+        if self._drainer is None or self._drainer.done():
+            self._drainer = loop.create_task(self._drain())
         return await future
 
-    async def _run_batch(self, batch: list[tuple[In, asyncio.Future[Out]]]) -> None:
-        try:
-            results = await self._run([item for item, _ in batch])
-        except Exception as exc:
-            for _, future in batch:
+    async def _drain(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue[: self._max], self._queue[self._max :]
+            batch = [(item, future) for item, future in batch if not future.done()]
+            if not batch:
+                continue
+            try:
+                results = await self._run([item for item, _ in batch])
+            except asyncio.CancelledError:
+                for _, future in batch + self._queue:
+                    if not future.done():
+                        future.set_exception(BatchAborted("the process is stopping"))
+                self._queue = []
+                raise
+            except Exception as exc:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), result in zip(batch, results, strict=True):
                 if not future.done():
-                    future.set_exception(exc)
-            return
-        except BaseException:
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(BatchAborted("the batch leader was cancelled"))
-            raise
-        for (_, future), result in zip(batch, results, strict=True):
-            if not future.done():
-                future.set_result(result)
+                    future.set_result(result)
 
 
 async def insert_each(collection: Any, docs: list[dict[str, Any]]) -> list[bool]:
@@ -91,8 +88,3 @@ async def insert_each(collection: Any, docs: list[dict[str, Any]]) -> list[bool]
         for error in errors:
             inserted[error["index"]] = False
     return inserted
-
-
-def raise_if_duplicate(inserted: bool, message: str) -> None:
-    if not inserted:
-        raise DuplicateKeyError(message, code=DUPLICATE_KEY)

@@ -15,7 +15,7 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 
 from payflow.store.base import Attempt, Delivery, DeliveryState
 from payflow.store.mongo.batching import Batcher, insert_each
-from payflow.store.mongo.common import after_cursor, encode_cursor, staged, write_durably
+from payflow.store.mongo.common import after_cursor, encode_cursor, staged
 from payflow.timefmt import as_utc
 
 if TYPE_CHECKING:
@@ -78,11 +78,9 @@ class MongoDeliveryStore:
         }
         if state == SUCCEEDED:
             update["$set"]["deliveredAt"] = attempt.at
-        result = await write_durably(
-            self.collection,
-            self.journal,
-            lambda c: c.update_one({"_id": delivery_id, "owner": owner}, update),
-        )
+        # One journaled write of its own, not the shared flush: the attempt is the last
+        # step of a delivery, and what follows it (metrics, the next state) reads as done.
+        result = await self.collection.update_one({"_id": delivery_id, "owner": owner}, update)
         return bool(result.modified_count == 1)
 
     async def get(self, delivery_id: str) -> Delivery | None:

@@ -19,7 +19,6 @@ from payflow.store.mongo.common import (
     bsonable,
     encode_cursor,
     staged,
-    write_durably,
 )
 from payflow.timefmt import as_utc
 
@@ -116,15 +115,23 @@ class MongoPaymentStore:
     def __init__(self, collection: Collection, journal: JournalBarrier | None = None) -> None:
         self.collection = collection
         self.journal = journal
+        self._inserts: Batcher[dict[str, Any], bool] = Batcher(
+            lambda docs: insert_each(staged(self.collection), docs)
+        )
 
     async def record(self, receipt: Receipt) -> bool:
+        """Write the receipt (batched with concurrent receivers'), then the journal flush
+        that ends the receiver's flow before its 200; False if this receipt id exists."""
         doc = self._doc(receipt)
-        try:
-            # The receiver's one journal flush: the receipt ends its flow (then the 200).
-            await write_durably(self.collection, self.journal, lambda c: c.insert_one(doc))
-        except DuplicateKeyError:
-            return False
-        return True
+        if self.journal is None:
+            try:
+                await self.collection.insert_one(doc)
+            except DuplicateKeyError:
+                return False
+            return True
+        inserted = await self._inserts.submit(doc)
+        await self.journal.sync()  # refused or not, the flow's earlier writes need it
+        return inserted
 
     @staticmethod
     def _doc(receipt: Receipt) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from bson import Decimal128
 from pymongo import ASCENDING, ReturnDocument
+from pymongo.errors import DuplicateKeyError
 
 from payflow.domain.money import from_minor, to_minor
 from payflow.domain.refunds import Refund
@@ -32,18 +33,19 @@ class MongoRefundStore:
         self.collection = collection
 
     async def create(self, refund: Refund) -> Refund:
-        # An upsert on the refund's own (deterministic) id: a re-run after a crash finds
-        # the refund it wrote before and returns it unchanged.
+        # An insert on the refund's own (deterministic) id: a re-run after a crash finds
+        # the refund it wrote before and returns it unchanged. A plain insert, not an
+        # upsert: the embedded server can answer concurrent upserts inconsistently.
         doc = _refund_doc(refund)
         doc["processing"] = {"state": QUEUED, "dueAt": refund.created_at, "attempts": 0}
-        stored = await self.collection.find_one_and_update(
-            {"_id": refund.id},
-            {"$setOnInsert": doc},
-            upsert=True,
-            projection=_PROJECTION,
-            return_document=ReturnDocument.AFTER,
-        )
-        return _refund(stored)
+        try:
+            await self.collection.insert_one(doc)
+        except DuplicateKeyError:
+            stored = await self.collection.find_one({"_id": refund.id}, _PROJECTION)
+            if stored is not None:
+                return _refund(stored)
+            raise
+        return refund
 
     async def get(self, refund_id: str, order_id: str) -> Refund | None:
         doc = await self.collection.find_one({"_id": refund_id, "orderId": order_id}, _PROJECTION)

@@ -4,32 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from litestar.testing import AsyncTestClient
-from mongomock_motor import AsyncMongoMockClient
 
 from tests.adversarial.scale import SCALE, STATS, start_share
-from tests.support import FakeClock, app_client
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def mock_db() -> Any:
-    return AsyncMongoMockClient(tz_aware=True)["payflow"]
-
-
-@pytest.fixture
-async def client(mock_db: Any, clock: FakeClock) -> AsyncIterator[AsyncTestClient[Any]]:
-    async with app_client(mock_db, clock=clock) as test_client:
-        yield test_client
 
 
 def suite_of(nodeid: str) -> str:

@@ -97,3 +97,74 @@ def test_a_burst_of_one_new_key_executes_once_on_the_real_server(
             assert len(executed) == 1, [r.text for r in responses]
         client.call(database.client.drop_database, database.name)
     database.client.close()
+
+
+BURST = 50
+
+
+def _burst_database(portal: BlockingPortal, uri: str) -> Any:
+    from motor.motor_asyncio import AsyncIOMotorClient
+
+    async def new_database() -> Any:
+        client: Any = AsyncIOMotorClient(uri, tz_aware=True)
+        return client[f"burst50_{uuid.uuid4().hex[:12]}"]
+
+    return portal.call(new_database)
+
+
+def test_fifty_overlapping_requests_with_one_key_create_one_order_on_the_real_server(
+    portal: BlockingPortal,
+    embedded_uri: str,  # noqa: F811 - the fixture imported above
+) -> None:
+    from tests.adversarial.harness import running_app
+    from tests.support import order_body
+
+    database = _burst_database(portal, embedded_uri)
+    with running_app(database, portal=portal) as client:
+        request = {
+            "method": "POST",
+            "url": "/api/orders",
+            "headers": {"Idempotency-Key": "one-key"},
+            "content": order_body(),
+        }
+        responses = client.concurrently([request] * BURST)
+        assert client.call(database.orders.count_documents, {}) == 1
+        created = [r for r in responses if r.status_code == 201]
+        in_flight = [r for r in responses if r.status_code == 409]
+        assert len(created) + len(in_flight) == BURST, [r.status_code for r in responses]
+        assert len({r.content for r in created}) == 1  # the one stored response
+        assert sum("idempotent-replayed" not in r.headers for r in created) == 1
+        for response in in_flight:
+            assert response.json()["type"].endswith("/idempotency-in-progress")
+            assert "retry-after" in response.headers
+        client.call(database.client.drop_database, database.name)
+    database.client.close()
+
+
+def test_fifty_overlapping_keys_for_one_order_number_create_one_order_on_the_real_server(
+    portal: BlockingPortal,
+    embedded_uri: str,  # noqa: F811 - the fixture imported above
+) -> None:
+    from tests.adversarial.harness import running_app
+    from tests.support import order_body
+
+    database = _burst_database(portal, embedded_uri)
+    with running_app(database, portal=portal) as client:
+        requests = [
+            {
+                "method": "POST",
+                "url": "/api/orders",
+                "headers": {"Idempotency-Key": f"key-{n}"},
+                "content": order_body(),
+            }
+            for n in range(BURST)
+        ]
+        responses = client.concurrently(requests)
+        assert client.call(database.orders.count_documents, {}) == 1
+        statuses = sorted(r.status_code for r in responses)
+        assert statuses == [201] + [409] * (BURST - 1)
+        for response in responses:
+            if response.status_code == 409:
+                assert response.json()["type"].endswith("/order-exists")
+        client.call(database.client.drop_database, database.name)
+    database.client.close()

@@ -1,4 +1,9 @@
-"""Idempotency and uniqueness under real concurrency, on the real embedded server."""
+"""Idempotency and uniqueness with many requests at once, on the real embedded server.
+
+The test client here hands requests to the app one after another; the bursts whose
+requests really overlap (fifty at once, straight over ASGI) are in
+tests/adversarial/test_idempotency_model.py.
+"""
 
 from __future__ import annotations
 

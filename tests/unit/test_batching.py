@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from mongomock_motor import AsyncMongoMockClient
 
-from payflow.store.mongo.batching import Batcher, insert_each
+from payflow.store.mongo.batching import Batcher, insert_each, update_each
 
 pytestmark = pytest.mark.anyio
 
@@ -88,3 +88,18 @@ async def test_insert_each_reports_a_duplicate_per_document() -> None:
         True,
     ]
     assert await collection.count_documents({}) == 3
+
+
+async def test_update_each_says_which_updates_changed_their_document() -> None:
+    collection: Any = AsyncMongoMockClient()["db"]["things"]
+    await collection.insert_many([{"_id": "a", "lease": "x"}, {"_id": "b", "lease": "y"}])
+    changed = await update_each(
+        collection,
+        [
+            ({"_id": "a", "lease": "x"}, {"$set": {"state": "done"}}),
+            ({"_id": "b", "lease": "stale"}, {"$set": {"state": "done"}}),
+            ({"_id": "missing"}, {"$set": {"state": "done"}}),
+        ],
+    )
+    assert changed == [True, False, False]
+    assert await collection.find_one({"_id": "b"}) == {"_id": "b", "lease": "y"}

@@ -72,7 +72,10 @@ class ListPage:
 
 @dataclass(frozen=True, slots=True)
 class PaymentApplied:
-    """Result of the conditional Pending → Paid/Failed update."""
+    """Result of the conditional Pending → Paid/Failed update.
+
+    `order` is the order as found when the update did not apply (to say why); it may be
+    left out when it did (the MongoDB store skips that read)."""
 
     applied: bool
     order: Order | None = None

@@ -18,9 +18,11 @@ took with a token so each caller gets exactly the documents its batch changed.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
+from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError
 
 In = TypeVar("In")
@@ -88,3 +90,29 @@ async def insert_each(collection: Any, docs: list[dict[str, Any]]) -> list[bool]
         for error in errors:
             inserted[error["index"]] = False
     return inserted
+
+
+async def update_each(
+    collection: Any, updates: list[tuple[dict[str, Any], dict[str, Any]]]
+) -> list[bool]:
+    """Apply each `(filter, update)` (every filter names an `_id`); per update, whether it
+    changed its document. One `bulk_write` and one read, whatever their number: each update
+    also sets `_op` to a token of its own, and the read tells whose token each document holds.
+    """
+    tokens = [uuid.uuid4().hex for _ in updates]
+    marked = [
+        (query, {**update, "$set": {**update.get("$set", {}), "_op": token}})
+        for (query, update), token in zip(updates, tokens, strict=True)
+    ]
+    try:
+        await collection.bulk_write([UpdateOne(q, u) for q, u in marked], ordered=False)
+    except TypeError:
+        # mongomock (the unit tests' database) cannot take pymongo 4.9+'s `UpdateOne`.
+        for query, update in marked:
+            await collection.update_one(query, update)
+    ids = list(dict.fromkeys(query["_id"] for query, _ in updates))
+    found = collection.find({"_id": {"$in": ids}}, {"_op": 1})
+    holds = {doc["_id"]: doc.get("_op") async for doc in found}
+    return [
+        holds.get(query["_id"]) == token for (query, _), token in zip(updates, tokens, strict=True)
+    ]

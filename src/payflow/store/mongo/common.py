@@ -19,6 +19,7 @@ T = TypeVar("T")
 if TYPE_CHECKING:
     from motor.motor_asyncio import AsyncIOMotorCollection, AsyncIOMotorDatabase
 
+    from payflow.store.mongo.batching import Batcher
     from payflow.store.mongo.journal import JournalBarrier
 
     Database = AsyncIOMotorDatabase[dict[str, Any]]
@@ -55,6 +56,23 @@ async def write_durably(
         raise
     await journal.sync()
     return result
+
+
+async def update_durably(
+    collection: Collection,
+    journal: JournalBarrier | None,
+    updates: Batcher[tuple[dict[str, Any], dict[str, Any]], bool],
+    query: dict[str, Any],
+    update: dict[str, Any],
+) -> bool:
+    """`write_durably` for one update by `_id`, batched with concurrent ones (`updates`
+    runs `batching.update_each` on the staged collection); whether it changed the document."""
+    if journal is None:
+        result = await collection.update_one(query, update)
+        return bool(result.modified_count == 1)
+    changed = await updates.submit((query, update))
+    await journal.sync()
+    return changed
 
 
 def staged(collection: Collection) -> Collection:

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 from bson import Binary
 
 from payflow.store.base import IdempotencyRecord, StoredResponse
-from payflow.store.mongo.batching import Batcher, insert_each
-from payflow.store.mongo.common import staged, write_durably
+from payflow.store.mongo.batching import Batcher, insert_each, update_each
+from payflow.store.mongo.common import staged, update_durably, write_durably
 from payflow.timefmt import as_utc
 
 if TYPE_CHECKING:
@@ -32,6 +32,9 @@ class MongoIdempotencyStore:
         self._reads: Batcher[str, dict[str, Any] | None] = Batcher(self._find_each)
         self._inserts: Batcher[dict[str, Any], bool] = Batcher(
             lambda docs: insert_each(self.staged, docs)
+        )
+        self._updates: Batcher[tuple[dict[str, Any], dict[str, Any]], bool] = Batcher(
+            lambda items: update_each(self.staged, items)
         )
 
     async def claim(self, record: IdempotencyRecord) -> IdempotencyRecord | None:
@@ -76,14 +79,13 @@ class MongoIdempotencyStore:
                 },
             }
         }
-        result = await write_durably(  # the create flow's one journal flush
+        return await update_durably(  # the create flow's journal flush, batched
             self.collection,
             self.journal,
-            lambda c: c.update_one(
-                {"_id": record_id(record), "leaseToken": record.lease_token}, update
-            ),
+            self._updates,
+            {"_id": record_id(record), "leaseToken": record.lease_token},
+            update,
         )
-        return bool(result.modified_count == 1)
 
     async def release(self, record: IdempotencyRecord) -> None:
         await write_durably(

@@ -19,8 +19,8 @@ from pymongo import DESCENDING, ReturnDocument
 from payflow.domain.money import from_minor, to_minor
 from payflow.domain.orders import CANCELABLE, REFUNDABLE, Order, OrderStatus
 from payflow.store.base import IdempotencyRef, Job, ListPage, OrderNumberTaken, PaymentApplied
-from payflow.store.mongo.batching import Batcher, insert_each
-from payflow.store.mongo.common import after_cursor, encode_cursor, staged, write_durably
+from payflow.store.mongo.batching import Batcher, insert_each, update_each
+from payflow.store.mongo.common import after_cursor, encode_cursor, staged, update_durably
 from payflow.timefmt import as_utc
 
 if TYPE_CHECKING:
@@ -42,6 +42,9 @@ class MongoOrderStore:
             lambda docs: insert_each(self.staged, docs)
         )
         self._claims: Batcher[_ClaimAsk, dict[str, Any] | None] = Batcher(self._claim_due)
+        self._updates: Batcher[tuple[dict[str, Any], dict[str, Any]], bool] = Batcher(
+            lambda items: update_each(self.staged, items)
+        )
 
     async def insert(self, order: Order, ref: IdempotencyRef | None, due_at: datetime) -> None:
         doc = _order_doc(order)
@@ -176,9 +179,10 @@ class MongoOrderStore:
             },
             {"$set": update},
         )
+        if moved.modified_count == 1:
+            # The receiver needs nothing more; the order is read only to explain a miss.
+            return PaymentApplied(applied=True, applied_event_key=event_key)
         doc = await self.collection.find_one({"orderNumber": order_number}, _ORDER_PROJECTION)
-        if moved.modified_count == 1 and doc is not None:
-            return PaymentApplied(applied=True, order=_order(doc), applied_event_key=event_key)
         if doc is None:
             return PaymentApplied(applied=False)
         return PaymentApplied(
@@ -252,18 +256,16 @@ class MongoOrderStore:
         return [claimed.pop(ask.order_id, None) for ask in asks]
 
     async def finish_processing(self, order_id: str, owner: str, now: datetime) -> bool:
-        result = await write_durably(  # the order job's one journal flush
+        return await update_durably(  # the order job's journal flush, batched
             self.collection,
             self.journal,
-            lambda c: c.update_one(
-                {"_id": order_id, "processing.state": PROCESSING, "processing.owner": owner},
-                {
-                    "$set": {"processing.state": DONE, "processing.doneAt": now},
-                    "$unset": {"processing.owner": "", "processing.leaseExpiresAt": ""},
-                },
-            ),
+            self._updates,
+            {"_id": order_id, "processing.state": PROCESSING, "processing.owner": owner},
+            {
+                "$set": {"processing.state": DONE, "processing.doneAt": now},
+                "$unset": {"processing.owner": "", "processing.leaseExpiresAt": ""},
+            },
         )
-        return bool(result.modified_count == 1)
 
     async def due_for_processing(self, now: datetime, limit: int) -> list[tuple[str, datetime]]:
         # One indexed query per kind of claimable job (see `claim_processing` on `$or`).

@@ -80,7 +80,8 @@ def evaluate(results: dict[str, Any]) -> list[Goal]:
             )
         )
     hidden = _get(results, "hidden", "all_paid_s")
-    complete = _get(results, "hidden", "paid") == _get(results, "hidden", "orders")
+    paid_count = _get(results, "hidden", "paid") or 0
+    complete = paid_count >= max(_get(results, "hidden", "created") or 0, 1)
     if hidden is None or not create:
         goals.append(Goal("hidden", "1,000 orders at 5 s delay", "all Paid in time", "—", None))
     else:
@@ -299,12 +300,13 @@ def plot(results: dict[str, Any], goals: list[Goal], path: Path) -> None:
     ax_goals.set_title("Goals")
     colour = {True: "#2f855a", False: "#c53030", None: "#718096"}
     for i, g in enumerate(goals):
-        y = 0.95 - i * 0.135
+        y = 0.97 - i * 0.14
         ax_goals.text(
             0.0, y, f"{g.verdict.upper()}", color=colour[g.met], fontsize=9, weight="bold"
         )
         ax_goals.text(0.3, y, g.goal, fontsize=8.5)
-        ax_goals.text(0.3, y - 0.05, f"target {g.target}; measured {g.measured}", fontsize=7)
+        ax_goals.text(0.3, y - 0.045, f"target {g.target}", fontsize=7)
+        ax_goals.text(0.3, y - 0.085, f"measured {g.measured}", fontsize=7)
     meta = results.get("meta", {})
     fig.suptitle(
         f"payflow benchmark {meta.get('date', '')} — {meta.get('mode', '')}, "

@@ -363,7 +363,7 @@ def _orders_then_paid(
         t0 = time.monotonic()
         ctx.wrk(
             server, "create.lua", [prefix, str(per_thread)], f"{phase}: creating {count:,}",
-            limit_s, done=lambda: orders.estimated_document_count() >= count - 1,
+            limit_s, done=lambda: orders.estimated_document_count() >= count,
         )  # fmt: skip
         create_seconds = time.monotonic() - t0
         created = orders.count_documents({})
@@ -484,7 +484,7 @@ def run_memory(ctx: Context, results: dict[str, Any], targets: list[int]) -> Non
             ctx.wrk(
                 server, "create.lua", [f"m{ctx.run_id}x{n}", str(per_thread)],
                 f"memory: creating up to {target:,}", left,
-                done=functools.partial(_has, orders, target - 1),
+                done=functools.partial(_has, orders, target),
             )  # fmt: skip
             created = orders.count_documents({})
             paid = procs.wait_until(

@@ -7,13 +7,14 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.waiting import eventually_sync
 
 STARTUP_DEADLINE_SECONDS = 60.0
 STOP_DEADLINE_SECONDS = 20.0
@@ -59,18 +60,21 @@ def start(tmp: Path, port: int, env: dict[str, str]) -> Served:
             text=True,
         )
     served = Served(f"http://127.0.0.1:{port}", process, log_path, tmp / "db")
-    deadline = time.monotonic() + STARTUP_DEADLINE_SECONDS
-    while time.monotonic() < deadline:
+
+    def ready() -> bool:
         if process.poll() is not None:
             raise RuntimeError(f"payflow exited early:\n{served.output()}")
         try:
-            if httpx.get(f"{served.base_url}/health/ready", timeout=1).status_code == 200:
-                return served
+            return httpx.get(f"{served.base_url}/health/ready", timeout=1).status_code == 200
         except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    stop(served)
-    raise RuntimeError(f"payflow did not become ready:\n{served.output()}")
+            return False
+
+    try:
+        eventually_sync(ready, "payflow ready", within=STARTUP_DEADLINE_SECONDS, every=0.1)
+    except AssertionError:
+        stop(served)
+        raise RuntimeError(f"payflow did not become ready:\n{served.output()}") from None
+    return served
 
 
 def stop(served: Served) -> int:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.e2e.conftest import free_port, start, stop
+from tests.waiting import eventually_sync
 
 pytestmark = [
     pytest.mark.e2e,
@@ -49,10 +49,11 @@ def test_a_killed_payflow_takes_its_database_along_and_restarts_on_the_same_data
     first.process.kill()
     first.process.wait()
 
-    deadline = time.monotonic() + GONE_DEADLINE_SECONDS
-    while alive(database) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not alive(database), "the embedded server outlived its payflow"
+    eventually_sync(
+        lambda: not alive(database),
+        "the embedded server to go with its payflow",
+        within=GONE_DEADLINE_SECONDS,
+    )
 
     second = start(tmp_path, port, {})  # the killed server's files: lock, journal
     try:
@@ -60,13 +61,15 @@ def test_a_killed_payflow_takes_its_database_along_and_restarts_on_the_same_data
             f"{second.base_url}/api/orders", headers={"Idempotency-Key": "crash-1"}, content=body
         )
         assert replay.content == created.content
-        deadline = time.monotonic() + PAID_DEADLINE_SECONDS
-        while time.monotonic() < deadline:
+
+        def applied_trail() -> list[dict[str, str]] | None:
             # The receiver moves the order first and writes its receipt right after.
-            trail = httpx.get(f"{second.base_url}/api/orders/CRASH-1/events").json()
-            if any(e["outcome"] == "applied" for e in trail):
-                break
-            time.sleep(0.05)
+            trail: list[dict[str, str]] = httpx.get(
+                f"{second.base_url}/api/orders/CRASH-1/events"
+            ).json()
+            return trail if any(e["outcome"] == "applied" for e in trail) else None
+
+        trail = eventually_sync(applied_trail, "the applied receipt", within=PAID_DEADLINE_SECONDS)
         assert [e["outcome"] for e in trail].count("applied") == 1
         assert httpx.get(f"{second.base_url}/api/orders/CRASH-1").json()["status"] == "Paid"
     finally:

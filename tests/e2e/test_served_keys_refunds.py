@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,6 +9,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import Served, free_port, start, stop
+from tests.waiting import eventually_sync, wait_for_status_sync
 
 pytestmark = pytest.mark.e2e
 
@@ -31,13 +31,11 @@ def keyed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         stop(served)
 
 
-def wait_for(url: str, status: str) -> dict[str, Any]:
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while True:
-        order: dict[str, Any] = httpx.get(url, headers=A).json()
-        if order["status"] == status or time.monotonic() > deadline:
-            return order
-        time.sleep(0.05)
+def wait_for(served: Served, order_number: str, status: str) -> dict[str, Any]:
+    """The order (as client A sees it) once it has `status`."""
+    return wait_for_status_sync(
+        served.base_url, order_number, status, headers=A, within=DEADLINE_SECONDS
+    )
 
 
 def test_keys_from_the_environment_guard_the_api_but_not_the_receiver(keyed: Served) -> None:
@@ -50,7 +48,7 @@ def test_keys_from_the_environment_guard_the_api_but_not_the_receiver(keyed: Ser
     assert created.status_code == 201
     assert "ratelimit-limit" in created.headers
     # The worker's signed webhook reaches the receiver without any key.
-    assert wait_for(f"{keyed.base_url}/api/orders/KEY-1", "Paid")["status"] == "Paid"
+    assert wait_for(keyed, "KEY-1", "Paid")["status"] == "Paid"
     assert httpx.get(f"{keyed.base_url}/api/orders/KEY-1", headers=B).status_code == 404
 
 
@@ -61,7 +59,7 @@ def test_refund_and_cancel_through_the_served_process(keyed: Served) -> None:
         headers={**A, "Idempotency-Key": "e2e-k-2"},
         content=b'{"orderNumber":"KEY-2","amount":80}',
     )
-    wait_for(f"{base}/api/orders/KEY-2", "Paid")
+    wait_for(keyed, "KEY-2", "Paid")
     part = httpx.post(
         f"{base}/api/orders/KEY-2/refunds",
         headers={**A, "Idempotency-Key": "e2e-r-1"},
@@ -70,7 +68,7 @@ def test_refund_and_cancel_through_the_served_process(keyed: Served) -> None:
     assert part.status_code == 201
     rest = httpx.post(f"{base}/api/orders/KEY-2/refunds", headers={**A, "Idempotency-Key": "r-2"})
     assert rest.json()["amount"] == 50
-    assert wait_for(f"{base}/api/orders/KEY-2", "Refunded")["amountRefunded"] == 80
+    assert wait_for(keyed, "KEY-2", "Refunded")["amountRefunded"] == 80
     slow = httpx.post(
         f"{base}/api/orders",
         headers={**A, "Idempotency-Key": "e2e-k-3"},
@@ -81,12 +79,12 @@ def test_refund_and_cancel_through_the_served_process(keyed: Served) -> None:
         f"{base}/api/orders/KEY-3/cancel", headers={**A, "Idempotency-Key": "e2e-c-1"}
     )
     assert canceled.json()["status"] == "Canceled"
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    types: set[str] = set()
-    while time.monotonic() < deadline and not {"order.canceled", "refund.succeeded"} <= types:
+
+    def both_announced() -> bool:
         types = {e["type"] for e in httpx.get(f"{base}/api/events", headers=A).json()}
-        time.sleep(0.05)
-    assert {"order.canceled", "refund.succeeded"} <= types
+        return {"order.canceled", "refund.succeeded"} <= types
+
+    eventually_sync(both_announced, "order.canceled and refund.succeeded", within=DEADLINE_SECONDS)
     assert httpx.get(f"{base}/api/events", headers=B).json() == []
 
 

@@ -5,28 +5,19 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.e2e.conftest import ROOT, Served, free_port, start, stop
+from tests.waiting import wait_for_status_sync
 
 pytestmark = pytest.mark.e2e
 
-PAID_DEADLINE_SECONDS = 30.0
+PAID_DEADLINE_SECONDS = 30.0  # an upper bound for a condition, not a timing assertion
 # uvicorn shuts down gracefully, then re-raises the signal so the exit status tells why.
-CLEAN_EXIT = {0, -signal.SIGTERM}  # an upper bound for a condition, not a timing assertion
-
-
-def wait_for_status(base_url: str, order_number: str, status: str) -> dict[str, object]:
-    deadline = time.monotonic() + PAID_DEADLINE_SECONDS
-    while True:
-        order: dict[str, object] = httpx.get(f"{base_url}/api/orders/{order_number}").json()
-        if order["status"] == status or time.monotonic() > deadline:
-            return order
-        time.sleep(0.05)
+CLEAN_EXIT = {0, -signal.SIGTERM}
 
 
 def test_banner_shows_api_swagger_and_mongosh(served: Served) -> None:
@@ -44,7 +35,7 @@ def test_order_goes_pending_to_paid_through_a_real_signed_webhook(served: Served
     )
     assert created.status_code == 201
     assert created.json()["status"] == "Pending"
-    paid = wait_for_status(served.base_url, "E2E-1", "Paid")
+    paid = wait_for_status_sync(served.base_url, "E2E-1", "Paid", within=PAID_DEADLINE_SECONDS)
     assert paid["status"] == "Paid"
     trail = httpx.get(f"{served.base_url}/api/orders/E2E-1/events").json()
     assert [(e["outcome"], e["scheme"]) for e in trail] == [("applied", "payflow")]
@@ -56,7 +47,7 @@ def test_declined_card_ends_failed(served: Served) -> None:
         f"{served.base_url}/api/orders", headers={"Idempotency-Key": "e2e-2"}, content=body
     )
     assert created.status_code == 201
-    failed = wait_for_status(served.base_url, "E2E-2", "Failed")
+    failed = wait_for_status_sync(served.base_url, "E2E-2", "Failed", within=PAID_DEADLINE_SECONDS)
     assert failed["failureCode"] == "generic_decline"
 
 

@@ -5,7 +5,6 @@ back and finished by the next start."""
 from __future__ import annotations
 
 import json
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import Served, free_port, start, stop
+from tests.waiting import eventually_sync
 
 pytestmark = pytest.mark.e2e
 
@@ -41,9 +41,9 @@ def test_sigterm_stops_the_worker_before_the_listener_so_no_delivery_fails(
     first = start(tmp_path, port, {"PAYFLOW_PROCESSING__DELAY_SECONDS": "0.5"})
     with ThreadPoolExecutor(max_workers=8) as pool:
         assert list(pool.map(lambda n: create(first, n), range(ORDERS))) == [201] * ORDERS
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while "Paid" not in statuses(first) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    eventually_sync(
+        lambda: "Paid" in statuses(first), "a first order paid", within=DEADLINE_SECONDS, every=0.02
+    )
     stop(first)  # SIGTERM while the worker is busy with the rest
     events = [json.loads(line) for line in first.output().splitlines() if line.startswith("{")]
     assert [e for e in events if e["event"] == "webhook_failed"] == []
@@ -51,9 +51,11 @@ def test_sigterm_stops_the_worker_before_the_listener_so_no_delivery_fails(
 
     second = start(tmp_path, port, {})
     try:
-        deadline = time.monotonic() + DEADLINE_SECONDS
-        while set(statuses(second)) != {"Paid"} and time.monotonic() < deadline:
-            time.sleep(0.05)
+        eventually_sync(
+            lambda: set(statuses(second)) == {"Paid"},
+            "every order paid after the restart",
+            within=DEADLINE_SECONDS,
+        )
         assert statuses(second) == ["Paid"] * ORDERS
     finally:
         stop(second)

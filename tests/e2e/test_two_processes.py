@@ -4,7 +4,6 @@ once, every webhook sent once, every payment applied once — whichever process 
 from __future__ import annotations
 
 import re
-import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,6 +15,7 @@ from pymongo import MongoClient
 
 from payflow.store.embedded import embedded_server
 from tests.e2e.conftest import Served, free_port, start, stop
+from tests.waiting import eventually_sync
 
 pytestmark = pytest.mark.e2e
 
@@ -58,13 +58,15 @@ def test_two_processes_on_one_database_process_and_deliver_each_order_once(
             with ThreadPoolExecutor(max_workers=8) as pool:
                 statuses = list(pool.map(lambda n: create(both[n % 2], n), range(ORDERS)))
             assert statuses == [201] * ORDERS
-            deadline = time.monotonic() + SETTLE_DEADLINE_SECONDS
-            # Settled: no order Pending and every receipt written (each follows its update).
-            while (
-                db.orders.count_documents({"status": "Pending"})
-                or db.payments.count_documents({}) < ORDERS
-            ) and time.monotonic() < deadline:
-                time.sleep(0.2)
+
+            def settled() -> bool:
+                # No order Pending and every receipt written (each follows its update).
+                pending = db.orders.count_documents({"status": "Pending"})
+                return pending == 0 and db.payments.count_documents({}) >= ORDERS
+
+            eventually_sync(
+                settled, "every order settled", within=SETTLE_DEADLINE_SECONDS, every=0.2
+            )
             metrics = [httpx.get(f"{s.base_url}/metrics").text for s in both]
         finally:
             for served in both:

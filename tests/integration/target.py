@@ -1,4 +1,4 @@
-"""A webhook target that a test controls, and small waiting helpers for worker tests.
+"""A webhook target that a test controls, and small helpers for worker tests.
 
 `Target` stands between payflow's sender and payflow's own receiver: when `status` is
 None it forwards each webhook to the app (so orders really move to Paid), otherwise it
@@ -9,7 +9,7 @@ flight for as long as a test wants (graceful shutdown).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any
@@ -25,7 +25,6 @@ from payflow.worker.processor import Processor
 from tests.support import make_settings
 
 TARGET_URL = "http://merchant.test/webhooks"
-DEADLINE_SECONDS = 20  # an upper bound for a condition, not a timing assertion
 _HOP_HEADERS = {"host", "content-length", "connection", "accept-encoding", "accept"}
 
 
@@ -96,16 +95,6 @@ async def processor_in_this_loop(
 async def in_app_loop(client: Any, function: Callable[..., Any], *args: Any) -> Any:
     """Run `function` in the loop the test client runs the app in (its worker lives there)."""
     return await anyio.to_thread.run_sync(client.blocking_portal.call, function, *args)
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
-    """Poll `check` until it holds; fail with `what` after the deadline."""
-    with anyio.move_on_after(DEADLINE_SECONDS):
-        while True:
-            if await check():
-                return
-            await anyio.sleep(0.02)
-    raise AssertionError(f"still waiting after {DEADLINE_SECONDS} s for {what}")
 
 
 async def create_orders(client: Any, count: int, prefix: str = "ORD", **extra: str) -> list[str]:

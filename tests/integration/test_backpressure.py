@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from payflow.config import Settings
-from tests.integration.target import eventually
 from tests.support import app_client, make_settings, order_body
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.anyio
 

@@ -12,6 +12,7 @@ import pytest
 
 from payflow.config import Settings
 from tests.support import app_client
+from tests.waiting import eventually, wait_for_status
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
@@ -21,18 +22,18 @@ ORDERS = 60
 
 async def settled(mongo_db: Any) -> None:
     """Wait until every job is done and every delivery has finished."""
-    with anyio.fail_after(DEADLINE_SECONDS):
-        while True:
-            busy = (
-                await mongo_db.orders.count_documents({"processing.state": {"$ne": "done"}})
-                + await mongo_db.refunds.count_documents({"processing.state": {"$ne": "done"}})
-                + await mongo_db.deliveries.count_documents(
-                    {"state": {"$in": ["pending", "processing"]}}
-                )
+
+    async def idle() -> bool:
+        busy = (
+            await mongo_db.orders.count_documents({"processing.state": {"$ne": "done"}})
+            + await mongo_db.refunds.count_documents({"processing.state": {"$ne": "done"}})
+            + await mongo_db.deliveries.count_documents(
+                {"state": {"$in": ["pending", "processing"]}}
             )
-            if not busy:
-                return
-            await anyio.sleep(0.05)
+        )
+        return not busy
+
+    await eventually(idle, "every job and delivery done", within=DEADLINE_SECONDS, every=0.05)
 
 
 async def test_cancel_racing_the_worker_never_ends_paid_after_canceled(
@@ -99,11 +100,7 @@ async def paid_order(client: Any, number: str, amount: str) -> None:
     body = f'{{"orderNumber":"{number}","amount":{amount},"processingDelayMs":0}}'
     created = await client.post("/api/orders", headers={"Idempotency-Key": number}, content=body)
     assert created.status_code == 201
-    with anyio.fail_after(DEADLINE_SECONDS):
-        while True:
-            if (await client.get(f"/api/orders/{number}")).json()["status"] == "Paid":
-                return
-            await anyio.sleep(0.02)
+    await wait_for_status(client, number, "Paid", within=DEADLINE_SECONDS)
 
 
 async def refund_burst(client: Any, number: str, bodies: list[bytes]) -> list[httpx.Response]:

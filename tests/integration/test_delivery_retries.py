@@ -16,11 +16,11 @@ from payflow.worker.processor import DELIVERY_PREFIX
 from tests.integration.target import (
     Target,
     create_orders,
-    eventually,
     processor_in_this_loop,
     target_settings,
 )
 from tests.support import FakeClock, app_client
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.anyio
 

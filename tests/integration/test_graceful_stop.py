@@ -11,14 +11,9 @@ import pytest
 
 from payflow.config import Settings
 from payflow.store.mongo import MongoStore
-from tests.integration.target import (
-    Target,
-    create_orders,
-    eventually,
-    in_app_loop,
-    target_settings,
-)
+from tests.integration.target import Target, create_orders, in_app_loop, target_settings
 from tests.support import FakeClock, app_client
+from tests.waiting import eventually, wait_for_status
 
 pytestmark = pytest.mark.anyio
 
@@ -26,13 +21,6 @@ pytestmark = pytest.mark.anyio
 def received(target: Target, count: int) -> Any:
     async def check() -> bool:
         return len(target.received) >= count
-
-    return check
-
-
-def status_of(client: Any, number: str, status: str) -> Any:
-    async def check() -> bool:
-        return bool((await client.get(f"/api/orders/{number}")).json()["status"] == status)
 
     return check
 
@@ -108,7 +96,7 @@ async def test_unfinished_work_is_handed_back_and_a_new_worker_takes_it_at_once(
         app_client(None, clock=clock, settings=settings, run_worker=True, http_client=http) as c,
     ):
         target.attach(c)  # the clock stands still: no lease has to expire first
-        await eventually(status_of(c, first, "Paid"), "the handed-back delivery sent")
-        await eventually(status_of(c, second, "Paid"), "the handed-back order processed")
+        await wait_for_status(c, first, "Paid")  # the handed-back delivery sent
+        await wait_for_status(c, second, "Paid")  # the handed-back order processed
         metrics = (await c.get("/metrics")).text
         assert "payflow_lease_takeovers_total{" not in metrics  # handed back, not taken over

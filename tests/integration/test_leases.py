@@ -26,11 +26,11 @@ from payflow.worker.poller import poll_once
 from tests.integration.target import (
     Target,
     create_orders,
-    eventually,
     processor_in_this_loop,
     target_settings,
 )
 from tests.support import FakeClock, app_client
+from tests.waiting import eventually, wait_for_status
 
 pytestmark = pytest.mark.anyio
 
@@ -43,13 +43,6 @@ async def nothing_is_due(store: MongoStore, clock: FakeClock) -> bool:
         return await poll_once(store, queue, clock, 100) == 0
     finally:
         await queue.aclose()
-
-
-def paid(client: Any, number: str) -> Any:
-    async def check() -> bool:
-        return bool((await client.get(f"/api/orders/{number}")).json()["status"] == "Paid")
-
-    return check
 
 
 async def test_an_order_whose_worker_died_is_taken_over_when_its_lease_expires(
@@ -74,7 +67,7 @@ async def test_an_order_whose_worker_died_is_taken_over_when_its_lease_expires(
     async with app_client(None, clock=clock, settings=db_settings, run_worker=True) as client:
         assert await nothing_is_due(store, clock)
         clock.advance(seconds=LEASE.total_seconds())
-        await eventually(paid(client, "ORPHAN-1"), "the order taken over and paid")
+        await wait_for_status(client, "ORPHAN-1", "Paid")  # taken over and paid
         metrics = (await client.get("/metrics")).text
         assert 'payflow_lease_takeovers_total{kind="order"} 1.0' in metrics
     doc = await mongo_db.orders.find_one({"_id": order.id})
@@ -116,7 +109,7 @@ async def test_a_delivery_whose_worker_died_is_taken_over_and_the_old_holder_can
         target.attach(c)
         assert await nothing_is_due(store, clock)
         clock.advance(seconds=LEASE.total_seconds())
-        await eventually(paid(c, number), "the delivery taken over and the order paid")
+        await wait_for_status(c, number, "Paid")  # the delivery taken over and sent
         metrics = (await c.get("/metrics")).text
         assert 'payflow_lease_takeovers_total{kind="delivery"} 1.0' in metrics
     late = Attempt(clock.now, 1, 200, 1.0)

@@ -16,8 +16,9 @@ from payflow.config import DEFAULT_SECRET, Settings
 from payflow.store.base import IdempotencyRecord
 from payflow.store.embedded import MEMORY, start, stop
 from payflow.store.mongo import MongoStore
-from tests.integration.target import eventually, in_app_loop
+from tests.integration.target import in_app_loop
 from tests.support import START, app_client, make_settings, order_body
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.anyio
 

@@ -5,17 +5,16 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import anyio
 import pytest
 
 from payflow.config import Settings
 from payflow.domain.endpoints import RegisteredEndpoint, SecretVersion
 from payflow.store.mongo import MongoStore
 from tests.support import START, FakeClock, app_client, order_body
+from tests.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
-DEADLINE_SECONDS = 20  # an upper bound for a condition, not a timing assertion
 ROUTE = "/api/webhook-endpoints"
 
 
@@ -72,18 +71,19 @@ async def test_endpoint_registered_in_one_process_gets_events_from_another(
         assert created.status_code == 201
         endpoint_id = created.json()["id"]
         directory = worker.app_runtime.directory  # type: ignore[attr-defined]
-        with anyio.fail_after(DEADLINE_SECONDS):  # the worker's directory refreshes on its own
-            while True:
-                if any(e.id == endpoint_id for e in directory.endpoints()):
-                    break
-                await anyio.sleep(0.02)
+
+        async def known_to_the_worker() -> bool:  # its directory refreshes on its own
+            return any(e.id == endpoint_id for e in directory.endpoints())
+
+        await eventually(known_to_the_worker, "the endpoint in the worker's directory")
         await api.post("/api/orders", headers={"Idempotency-Key": "o"}, content=order_body())
-        with anyio.fail_after(DEADLINE_SECONDS):
-            while True:
-                deliveries = (await api.get(f"{ROUTE}/{endpoint_id}/deliveries")).json()
-                if deliveries and deliveries[0]["state"] != "processing":
-                    break
-                await anyio.sleep(0.02)
-        [delivery] = deliveries
+
+        async def attempted() -> list[dict[str, Any]] | None:
+            deliveries: list[dict[str, Any]] = (
+                await api.get(f"{ROUTE}/{endpoint_id}/deliveries")
+            ).json()
+            return deliveries if deliveries and deliveries[0]["state"] != "processing" else None
+
+        [delivery] = await eventually(attempted, "the first attempt at the endpoint")
         assert delivery["log"][0]["statusCode"] == 401  # signed with its own secret, not ours
         assert delivery["state"] == "pending"  # so it will be retried

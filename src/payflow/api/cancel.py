@@ -12,15 +12,16 @@ store the response; +1 read when the order is not Pending (to say why). A replay
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Request, Response, post
-from litestar.params import FromPath, HeaderParameter
+from litestar.params import FromPath
 
 from payflow import idempotency
-from payflow.api.docs import problems
-from payflow.api.order_action_docs import CancelOrderOperation, example_response
-from payflow.api.orders import JSON, run_idempotent, to_response
+from payflow.api.docs import example_response, problems
+from payflow.api.idempotent import KeyHeader, respond_once
+from payflow.api.order_action_docs import CancelOrderOperation
+from payflow.api.orders import JSON
 from payflow.api.refund_schemas import CANCELED_EXAMPLE, CancelOrderRequest
 from payflow.api.schemas import OrderOut, convert_body, decode_json_object, encode, order_out
 from payflow.errors import NotFound, OrderNotCancelable
@@ -57,17 +58,12 @@ async def cancel_order(
     request: Request[Any, Any, Any],
     runtime: RuntimeDep,
     order_number: FromPath[str],
-    idempotency_key: Annotated[
-        str | None,
-        HeaderParameter(name="Idempotency-Key", required=False, description="1-255 visible ASCII"),
-    ] = None,
+    idempotency_key: KeyHeader = None,
 ) -> Response[bytes]:
     key = idempotency.validate_key(request.headers.get("idempotency-key"))
     body = await request.body()
     payload = decode_json_object(body) if body.strip() else {}
     convert_body(payload, CancelOrderRequest)
-    route = f"/api/orders/{order_number}/cancel"
-    fingerprint = idempotency.fingerprint("POST", route, payload)
     now = runtime.clock()
     data_scope = runtime.data_scope(request)
 
@@ -84,7 +80,5 @@ async def cancel_order(
         runtime.queue.schedule(ORDER_PREFIX + order.id, now)
         return StoredResponse(200, {"content-type": JSON}, encode(order_out(order)))
 
-    stored = await run_idempotent(
-        runtime, runtime.scope_for(request), key, fingerprint, now, cancel
-    )
-    return to_response(stored)
+    route = f"/api/orders/{order_number}/cancel"
+    return await respond_once(request, runtime, key, route, payload, now, cancel)

@@ -5,7 +5,9 @@ bytes), so Litestar cannot see their request bodies; their Operation classes add
 them, derived from the msgspec Structs that really decode the body. Every error a
 route can answer is documented as `application/problem+json`, so a client
 generated from the schema (or a fuzzer checking responses against it) sees what
-payflow really sends.
+payflow really sends. The other routes' Operation classes (`endpoint_docs`,
+`order_action_docs`) build from the helpers here, so every idempotent POST is
+documented alike.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING, Any, cast
 import msgspec
 from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import (
+    Example,
     OpenAPIHeader,
     OpenAPIMediaType,
     OpenAPIResponse,
@@ -115,13 +118,26 @@ def create_order_schema() -> dict[str, Any]:
     return schema
 
 
-def _json_body(schema: dict[str, Any], description: str) -> RequestBody:
-    # Litestar's spec classes pass plain dicts through to the JSON document unchanged.
-    return RequestBody(
-        required=True,
+def example_response(model: Any, description: str, **examples: Any) -> ResponseSpec:
+    """A response documented by the named examples given, not by generated ones."""
+    return ResponseSpec(
+        model,
         description=description,
-        content={JSON: OpenAPIMediaType(schema=cast("Schema", schema))},
+        generate_examples=False,
+        examples=[Example(summary=name, value=value) for name, value in examples.items()],
     )
+
+
+def json_body(
+    schema: dict[str, Any],
+    description: str,
+    *,
+    required: bool = True,
+    examples: dict[str, Example] | None = None,
+) -> RequestBody:
+    # Litestar's spec classes pass plain dicts through to the JSON document unchanged.
+    media = OpenAPIMediaType(schema=cast("Schema", schema), examples=cast("Any", examples))
+    return RequestBody(required=required, description=description, content={JSON: media})
 
 
 def _header(name: str, description: str, required: bool = False, **schema: Any) -> Parameter:
@@ -134,10 +150,49 @@ def _header(name: str, description: str, required: bool = False, **schema: Any) 
     )
 
 
-def _set_header(operation: Operation, status: int, name: str, header: OpenAPIHeader) -> None:
+def response_header(
+    operation: Operation,
+    status: int,
+    name: str,
+    description: str,
+    *,
+    required: bool = False,
+    kind: OpenAPIType = OpenAPIType.STRING,
+) -> None:
     response = (operation.responses or {}).get(str(status))
     if isinstance(response, OpenAPIResponse):
+        header = OpenAPIHeader(schema=Schema(type=kind), description=description, required=required)
         response.headers = {**(response.headers or {}), name: header}
+
+
+def require_idempotency_key(operation: Operation) -> None:
+    """Document the key as required: the handler validates it itself (so a missing key is
+    `idempotency-key-missing`, not a generic validation error), which the schema cannot see."""
+    others = [p for p in operation.parameters or [] if getattr(p, "name", "") != "Idempotency-Key"]
+    key = _header(
+        "Idempotency-Key",
+        f"Required: 1-{MAX_KEY_LENGTH} visible ASCII characters",
+        required=True,
+        min_length=1,
+        max_length=MAX_KEY_LENGTH,
+        pattern=f"^[!-~]{{1,{MAX_KEY_LENGTH}}}$",
+    )
+    operation.parameters = [key, *others]
+
+
+def document_idempotent_post(operation: Operation, success: int) -> None:
+    """The required key, the replay marker on `success` and the 409's `Retry-After`."""
+    require_idempotency_key(operation)
+    response_header(
+        operation, success, "Idempotent-Replayed", "`true` on a replay of the first response"
+    )
+    response_header(
+        operation,
+        409,
+        "Retry-After",
+        "Seconds to wait (idempotency-in-progress only)",
+        kind=OpenAPIType.INTEGER,
+    )
 
 
 @dataclass
@@ -145,41 +200,9 @@ class CreateOrderOperation(Operation):
     """`POST /api/orders`: the body, the required key and the response headers."""
 
     def __post_init__(self) -> None:
-        self.request_body = _json_body(create_order_schema(), "The order to create")
-        # The handler validates the key itself (so a missing key is `idempotency-key-missing`,
-        # not a generic validation error); the schema still says what it must be.
-        others = [p for p in self.parameters or [] if getattr(p, "name", "") != "Idempotency-Key"]
-        key = _header(
-            "Idempotency-Key",
-            f"Required: 1-{MAX_KEY_LENGTH} visible ASCII characters",
-            required=True,
-            min_length=1,
-            max_length=MAX_KEY_LENGTH,
-            pattern=f"^[!-~]{{1,{MAX_KEY_LENGTH}}}$",
-        )
-        self.parameters = [key, *others]
-        string = Schema(type=OpenAPIType.STRING)
-        _set_header(
-            self,
-            201,
-            "Location",
-            OpenAPIHeader(schema=string, required=True, description="/api/orders/{orderNumber}"),
-        )
-        _set_header(
-            self,
-            201,
-            "Idempotent-Replayed",
-            OpenAPIHeader(schema=string, description="`true` on a replay of the first response"),
-        )
-        _set_header(
-            self,
-            409,
-            "Retry-After",
-            OpenAPIHeader(
-                schema=Schema(type=OpenAPIType.INTEGER),
-                description="Seconds to wait (idempotency-in-progress only)",
-            ),
-        )
+        self.request_body = json_body(create_order_schema(), "The order to create")
+        response_header(self, 201, "Location", "/api/orders/{orderNumber}", required=True)
+        document_idempotent_post(self, 201)
 
 
 @dataclass
@@ -187,7 +210,7 @@ class WebhookOperation(Operation):
     """`POST /api/webhooks/payments`: the event body and the three schemes' headers."""
 
     def __post_init__(self) -> None:
-        self.request_body = _json_body(
+        self.request_body = json_body(
             struct_schema(WebhookEvent), "A payment event, signed over its raw bytes"
         )
         self.parameters = [

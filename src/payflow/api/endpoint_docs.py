@@ -8,22 +8,11 @@ shows are added here, derived from the Structs that really decode the body.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from litestar.openapi import ResponseSpec
-from litestar.openapi.spec import (
-    Example,
-    OpenAPIHeader,
-    OpenAPIMediaType,
-    OpenAPIResponse,
-    OpenAPIType,
-    Operation,
-    Parameter,
-    RequestBody,
-    Schema,
-)
+from litestar.openapi.spec import Example, Operation
 
-from payflow.api.docs import JSON, struct_schema
+from payflow.api.docs import json_body, require_idempotency_key, response_header, struct_schema
 from payflow.api.endpoint_schemas import (
     EXAMPLE_BUILT_IN,
     EXAMPLE_ENDPOINT,
@@ -32,44 +21,6 @@ from payflow.api.endpoint_schemas import (
     known_event_types,
 )
 from payflow.domain.endpoints import ALL_EVENTS
-from payflow.idempotency import MAX_KEY_LENGTH
-
-
-def example_response(model: Any, description: str, **examples: Any) -> ResponseSpec:
-    return ResponseSpec(
-        model,
-        description=description,
-        generate_examples=False,
-        examples=[Example(summary=name, value=value) for name, value in examples.items()],
-    )
-
-
-def _idempotency_key() -> Parameter:
-    return Parameter(
-        name="Idempotency-Key",
-        param_in="header",
-        required=True,
-        description=f"Required: 1-{MAX_KEY_LENGTH} visible ASCII characters",
-        schema=Schema(
-            type=OpenAPIType.STRING,
-            min_length=1,
-            max_length=MAX_KEY_LENGTH,
-            pattern=f"^[!-~]{{1,{MAX_KEY_LENGTH}}}$",
-        ),
-    )
-
-
-def _with_required_key(operation: Operation) -> None:
-    # The handler checks the key itself (so a missing key is `idempotency-key-missing`).
-    others = [p for p in operation.parameters or [] if getattr(p, "name", "") != "Idempotency-Key"]
-    operation.parameters = [_idempotency_key(), *others]
-
-
-def _response_header(operation: Operation, status: int, name: str, description: str) -> None:
-    response = (operation.responses or {}).get(str(status))
-    if isinstance(response, OpenAPIResponse):
-        header = OpenAPIHeader(schema=Schema(type=OpenAPIType.STRING), description=description)
-        response.headers = {**(response.headers or {}), name: header}
 
 
 def create_endpoint_schema() -> dict[str, Any]:
@@ -99,15 +50,12 @@ class CreateEndpointOperation(Operation):
                 value={"url": "https://example.test/hooks/payflow"},
             ),
         }
-        media = OpenAPIMediaType(
-            schema=cast("Schema", create_endpoint_schema()), examples=cast("Any", examples)
+        self.request_body = json_body(
+            create_endpoint_schema(), "The endpoint to register", examples=examples
         )
-        self.request_body = RequestBody(
-            required=True, description="The endpoint to register", content={JSON: media}
-        )
-        _with_required_key(self)
-        _response_header(self, 201, "Location", "/api/webhook-endpoints/{id}")
-        _response_header(self, 201, "Idempotent-Replayed", "`true` on a replay")
+        require_idempotency_key(self)
+        response_header(self, 201, "Location", "/api/webhook-endpoints/{id}")
+        response_header(self, 201, "Idempotent-Replayed", "`true` on a replay")
 
 
 @dataclass
@@ -115,8 +63,8 @@ class RotateSecretOperation(Operation):
     """`POST …/rotate-secret`: no body, required key."""
 
     def __post_init__(self) -> None:
-        _with_required_key(self)
-        _response_header(self, 200, "Idempotent-Replayed", "`true` on a replay")
+        require_idempotency_key(self)
+        response_header(self, 200, "Idempotent-Replayed", "`true` on a replay")
 
 
 CREATED_EXAMPLE = {**EXAMPLE_ENDPOINT, "secret": EXAMPLE_SECRET}

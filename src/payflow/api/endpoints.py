@@ -15,15 +15,14 @@ replace, refresh, store; +2 per lost race); delete 2 (delete, refresh); list and
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, post
-from litestar.params import FromPath, HeaderParameter, QueryParameter
+from litestar.params import FromPath, QueryParameter
 
 from payflow import idempotency, signing
-from payflow.api.docs import problems
+from payflow.api.docs import example_response, problems
 from payflow.api.endpoint_docs import (
     CREATED_EXAMPLE,
     DELETED_EXAMPLE,
@@ -32,7 +31,6 @@ from payflow.api.endpoint_docs import (
     ROTATED_EXAMPLE,
     CreateEndpointOperation,
     RotateSecretOperation,
-    example_response,
 )
 from payflow.api.endpoint_schemas import (
     EndpointDeletedOut,
@@ -44,7 +42,9 @@ from payflow.api.endpoint_schemas import (
     with_secret,
 )
 from payflow.api.events import delivery_out
-from payflow.api.orders import JSON, stored_problem, to_response
+from payflow.api.idempotent import KeyHeader, respond_once
+from payflow.api.orders import JSON
+from payflow.api.paging import next_page_link, read_page
 from payflow.api.schemas import DeliveryOut, decode_json_object, encode
 from payflow.domain.endpoints import (
     DEFAULT_ENDPOINT_ID,
@@ -53,15 +53,11 @@ from payflow.domain.endpoints import (
     new_endpoint_id,
 )
 from payflow.errors import EndpointBuiltIn, EndpointLimitReached, NotFound, ValidationFailed
-from payflow.lifespan import Runtime, RuntimeDep
-from payflow.store.base import InvalidCursor, StoredResponse
+from payflow.lifespan import RuntimeDep
+from payflow.store.base import StoredResponse
 from payflow.worker.directory import LOAD_LIMIT
 
 ROUTE = "/api/webhook-endpoints"
-KeyHeader = Annotated[
-    str | None,
-    HeaderParameter(name="Idempotency-Key", required=False, description="1-255 visible ASCII"),
-]
 
 
 def _built_in_problem(action: str) -> EndpointBuiltIn:
@@ -73,29 +69,6 @@ def _built_in_problem(action: str) -> EndpointBuiltIn:
 
 def _not_found(endpoint_id: str) -> NotFound:
     return NotFound(f"No webhook endpoint with id {endpoint_id!r}.")
-
-
-async def _idempotent(
-    request: Request[Any, Any, Any],
-    runtime: Runtime,
-    key: str,
-    route: str,
-    payload: dict[str, Any],
-    now: datetime,
-    handler: Callable[[idempotency.Claim], Awaitable[StoredResponse]],
-) -> Response[bytes]:
-    """Run `handler` once per Idempotency-Key, exactly as `POST /api/orders` does."""
-    stored = await idempotency.execute(
-        runtime.store.idempotency,
-        runtime.scope_for(request),
-        key,
-        idempotency.fingerprint("POST", route, payload),
-        now,
-        runtime.idempotency_policy,
-        handler,
-        stored_problem,
-    )
-    return to_response(stored)
 
 
 class WebhookEndpointsController(Controller):
@@ -160,7 +133,7 @@ class WebhookEndpointsController(Controller):
             headers = {"content-type": JSON, "location": f"{ROUTE}/{endpoint.id}"}
             return StoredResponse(201, headers, body)
 
-        return await _idempotent(request, runtime, key, ROUTE, payload, now, create)
+        return await respond_once(request, runtime, key, ROUTE, payload, now, create)
 
     @get(
         "/",
@@ -267,7 +240,7 @@ class WebhookEndpointsController(Controller):
                     return StoredResponse(200, {"content-type": JSON}, body)
 
         route = f"{ROUTE}/{endpoint_id}/rotate-secret"
-        return await _idempotent(request, runtime, key, route, payload, now, rotate)
+        return await respond_once(request, runtime, key, route, payload, now, rotate)
 
     @get(
         "/{endpoint_id:str}/deliveries",
@@ -289,16 +262,9 @@ class WebhookEndpointsController(Controller):
             and await runtime.store.endpoints.get(endpoint_id) is None
         ):
             raise _not_found(endpoint_id)
-        try:
-            deliveries, next_cursor = await runtime.store.deliveries.for_endpoint(
-                endpoint_id, limit, cursor
-            )
-        except InvalidCursor as exc:
-            raise ValidationFailed([{"field": "cursor", "message": str(exc)}]) from None
-        headers = {}
-        if next_cursor is not None:
-            headers["Link"] = (
-                f'<{ROUTE}/{endpoint_id}/deliveries?limit={limit}&cursor={next_cursor}>; rel="next"'
-            )
+        deliveries, next_cursor = await read_page(
+            runtime.store.deliveries.for_endpoint(endpoint_id, limit, cursor)
+        )
+        headers = next_page_link(f"{ROUTE}/{endpoint_id}/deliveries", next_cursor, limit)
         body = encode([delivery_out(d) for d in deliveries])
         return Response(content=body, media_type=JSON, headers=headers)

@@ -17,11 +17,13 @@ from litestar.params import FromPath, HeaderParameter, QueryParameter
 
 from payflow import idempotency
 from payflow.api.docs import problems
-from payflow.api.orders import JSON, run_idempotent, to_response
+from payflow.api.idempotent import respond_once
+from payflow.api.orders import JSON
+from payflow.api.paging import next_page_link, read_page
 from payflow.api.schemas import AttemptOut, DeliveryOut, EventOut, encode
-from payflow.errors import DeliveryNotFinished, NotFound, ValidationFailed
+from payflow.errors import DeliveryNotFinished, NotFound
 from payflow.lifespan import Runtime, RuntimeDep
-from payflow.store.base import Delivery, InvalidCursor, StoredResponse
+from payflow.store.base import Delivery, StoredResponse
 from payflow.timefmt import isoformat
 from payflow.worker.processor import DELIVERY_PREFIX
 
@@ -92,20 +94,14 @@ class EventsController(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
         cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
     ) -> Response[bytes]:
-        try:
-            events, next_cursor = await runtime.store.events.page(
+        events, next_cursor = await read_page(
+            runtime.store.events.page(
                 event_type, order_number, limit, cursor, runtime.data_scope(request)
             )
-        except InvalidCursor as exc:
-            raise ValidationFailed([{"field": "cursor", "message": str(exc)}]) from None
-        headers = {}
-        if next_cursor is not None:
-            query = [f"limit={limit}", f"cursor={next_cursor}"]
-            if event_type is not None:
-                query.insert(0, f"type={event_type}")
-            if order_number is not None:
-                query.insert(0, f"orderNumber={order_number}")
-            headers["Link"] = f'</api/events?{"&".join(query)}>; rel="next"'
+        )
+        headers = next_page_link(
+            "/api/events", next_cursor, limit, orderNumber=order_number, type=event_type
+        )
         body = b"[" + b",".join(event.body for event in events) + b"]"
         return Response(content=body, media_type=JSON, headers=headers)
 
@@ -189,8 +185,6 @@ class DeliveriesController(Controller):
         ] = None,
     ) -> Response[bytes]:
         key = idempotency.validate_key(request.headers.get("idempotency-key"))
-        route = f"/api/deliveries/{delivery_id}/redeliver"
-        fingerprint = idempotency.fingerprint("POST", route, {})
         now = runtime.clock()
         data_scope = runtime.data_scope(request)
 
@@ -210,6 +204,5 @@ class DeliveriesController(Controller):
             runtime.queue.schedule(DELIVERY_PREFIX + delivery.id, now)
             return StoredResponse(202, {"content-type": JSON}, encode(delivery_out(delivery)))
 
-        scope = runtime.scope_for(request)
-        stored = await run_idempotent(runtime, scope, key, fingerprint, now, requeue)
-        return to_response(stored)
+        route = f"/api/deliveries/{delivery_id}/redeliver"
+        return await respond_once(request, runtime, key, route, {}, now, requeue)

@@ -12,17 +12,18 @@ A replay is 1 read, no write. `GET` paths are 1.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
 import structlog
 from litestar import Controller, Request, Response, get, post
 from litestar.openapi import ResponseSpec
-from litestar.params import FromPath, HeaderParameter, QueryParameter
+from litestar.params import FromPath, QueryParameter
 
 from payflow import idempotency
 from payflow.api.docs import CreateOrderOperation, problems
+from payflow.api.idempotent import KeyHeader, respond_once
+from payflow.api.paging import next_page_link, read_page
 from payflow.api.schemas import (
     AuditEntryOut,
     OrderOut,
@@ -32,79 +33,16 @@ from payflow.api.schemas import (
     parse_create_order,
 )
 from payflow.domain.orders import Order, OrderStatus, new_order_id
-from payflow.errors import (
-    IdempotencyInProgress,
-    IdempotencyKeyReused,
-    NotFound,
-    OrderExists,
-    PayflowError,
-    ValidationFailed,
-)
+from payflow.errors import NotFound, OrderExists
 from payflow.lifespan import Runtime, RuntimeDep
-from payflow.store.base import IdempotencyRef, InvalidCursor, OrderNumberTaken, StoredResponse
+from payflow.store.base import IdempotencyRef, OrderNumberTaken, StoredResponse
 from payflow.timefmt import isoformat
 from payflow.worker.processor import ORDER_PREFIX
 
 JSON = "application/json"
-PROBLEM_JSON = "application/problem+json"
 CREATE_ROUTE = "/api/orders"
 
 log = structlog.get_logger(__name__)
-
-
-def stored_problem(problem: PayflowError) -> StoredResponse:
-    """A 4xx problem as a recordable response (replayed byte for byte like a success)."""
-    body: dict[str, Any] = {
-        "type": problem.type_,
-        "title": problem.title,
-        "status": problem.status_code,
-        "detail": problem.detail,
-    }
-    if isinstance(problem.extra, dict):
-        body.update(problem.extra)
-    headers = {"content-type": PROBLEM_JSON, **(problem.headers or {})}
-    return StoredResponse(problem.status_code, headers, encode(body))
-
-
-async def run_idempotent(
-    runtime: Runtime,
-    scope: str,
-    key: str,
-    request_fingerprint: str,
-    now: datetime,
-    handler: Callable[[idempotency.Claim], Awaitable[StoredResponse]],
-) -> StoredResponse:
-    """`idempotency.execute`, with replays and refused keys counted in the metrics."""
-    try:
-        stored = await idempotency.execute(
-            runtime.store.idempotency,
-            scope,
-            key,
-            request_fingerprint,
-            now,
-            runtime.idempotency_policy,
-            handler,
-            stored_problem,
-        )
-    except IdempotencyKeyReused:
-        runtime.metrics.idempotency_conflicts.labels(reason="reused").inc()
-        raise
-    except IdempotencyInProgress:
-        runtime.metrics.idempotency_conflicts.labels(reason="in_progress").inc()
-        raise
-    if idempotency.REPLAYED_HEADER in stored.headers:
-        runtime.metrics.idempotent_replays.inc()
-    return stored
-
-
-def to_response(stored: StoredResponse) -> Response[bytes]:
-    headers = {k: v for k, v in stored.headers.items() if k.lower() != "content-type"}
-    return Response(
-        content=stored.body,
-        status_code=stored.status,
-        headers=headers,
-        media_type=stored.headers.get("content-type", JSON),
-    )
 
 
 def processing_delay(runtime: Runtime, override_ms: int | None) -> timedelta:
@@ -153,21 +91,15 @@ class OrdersController(Controller):
         self,
         request: Request[Any, Any, Any],
         runtime: RuntimeDep,
-        idempotency_key: Annotated[
-            str | None,
-            HeaderParameter(
-                name="Idempotency-Key", required=False, description="1-255 visible ASCII"
-            ),
-        ] = None,
+        idempotency_key: KeyHeader = None,
     ) -> Response[bytes]:
         key = idempotency.validate_key(request.headers.get("idempotency-key"))
         payload = decode_json_object(await request.body())
         order_in = parse_create_order(payload)
-        request_fingerprint = idempotency.fingerprint("POST", CREATE_ROUTE, payload)
         now = runtime.clock()
-        scope = runtime.scope_for(request)
 
         async def create(claim: idempotency.Claim) -> StoredResponse:
+            record = claim.record  # the order carries it, so a takeover knows its own order
             order = Order(
                 id=new_order_id(),
                 order_number=order_in.order_number,
@@ -178,9 +110,9 @@ class OrdersController(Controller):
                 created_at=now,
                 updated_at=now,
                 metadata=order_in.metadata,
-                scope=scope,
+                scope=record.scope,
             )
-            ref = IdempotencyRef(scope, key, request_fingerprint)
+            ref = IdempotencyRef(record.scope, record.key, record.fingerprint)
             due_at = now + processing_delay(runtime, order_in.processing_delay_ms)
             try:
                 await runtime.store.orders.insert(order, ref, due_at)
@@ -204,8 +136,7 @@ class OrdersController(Controller):
             log.info("order_created", order_number=order.order_number, order_id=order.id)
             return created(order)
 
-        stored = await run_idempotent(runtime, scope, key, request_fingerprint, now, create)
-        return to_response(stored)
+        return await respond_once(request, runtime, key, CREATE_ROUTE, payload, now, create)
 
     @get(
         "/",
@@ -223,18 +154,12 @@ class OrdersController(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
         cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
     ) -> Response[bytes]:
-        try:
-            page = await runtime.store.orders.page(
-                status, limit, cursor, runtime.data_scope(request)
-            )
-        except InvalidCursor as exc:
-            raise ValidationFailed([{"field": "cursor", "message": str(exc)}]) from None
-        headers = {}
-        if page.next_cursor is not None:
-            query = f"limit={limit}&cursor={page.next_cursor}"
-            if status is not None:
-                query = f"status={status.value}&{query}"
-            headers["Link"] = f'</api/orders?{query}>; rel="next"'
+        page = await read_page(
+            runtime.store.orders.page(status, limit, cursor, runtime.data_scope(request))
+        )
+        headers = next_page_link(
+            "/api/orders", page.next_cursor, limit, status=None if status is None else status.value
+        )
         body = encode([order_out(order) for order in page.orders])
         return Response(content=body, media_type=JSON, headers=headers)
 

@@ -19,12 +19,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromPath, HeaderParameter, QueryParameter
+from litestar.params import FromPath, QueryParameter
 
 from payflow import idempotency
-from payflow.api.docs import problems
-from payflow.api.order_action_docs import CreateRefundOperation, example_response
-from payflow.api.orders import JSON, run_idempotent, to_response
+from payflow.api.docs import example_response, problems
+from payflow.api.idempotent import KeyHeader, respond_once
+from payflow.api.order_action_docs import CreateRefundOperation
+from payflow.api.orders import JSON
 from payflow.api.refund_schemas import (
     REFUND_EXAMPLE,
     RefundOut,
@@ -41,11 +42,6 @@ from payflow.lifespan import Runtime, RuntimeDep
 from payflow.refunding import count_refund
 from payflow.store.base import StoredResponse
 from payflow.worker.processor import REFUND_PREFIX
-
-KeyHeader = Annotated[
-    str | None,
-    HeaderParameter(name="Idempotency-Key", required=False, description="1-255 visible ASCII"),
-]
 
 
 async def find_order(runtime: Runtime, request: Request[Any, Any, Any], number: str) -> Order:
@@ -99,8 +95,6 @@ class RefundsController(Controller):
         order = await find_order(runtime, request, order_number)
         amount = refund_amount(payload, order.currency)
         reason = shape.reason if isinstance(shape.reason, str) else None
-        route = f"/api/orders/{order_number}/refunds"
-        fingerprint = idempotency.fingerprint("POST", route, payload)
         now = runtime.clock()
 
         async def refund(claim: idempotency.Claim) -> StoredResponse:
@@ -127,10 +121,8 @@ class RefundsController(Controller):
                 201, {"content-type": JSON, "location": location}, encode(refund_out(stored))
             )
 
-        stored = await run_idempotent(
-            runtime, runtime.scope_for(request), key, fingerprint, now, refund
-        )
-        return to_response(stored)
+        route = f"/api/orders/{order_number}/refunds"
+        return await respond_once(request, runtime, key, route, payload, now, refund)
 
     @get(
         "/",

@@ -13,6 +13,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from pymongo.errors import DuplicateKeyError
 
 from payflow.config import Settings
 from tests.support import app_client, order_body
@@ -70,10 +71,22 @@ async def test_indexes_enforce_uniqueness_and_retention(
         orders = await mongo_db.orders.index_information()
         assert any(i.get("unique") and i["key"] == [("orderNumber", 1)] for i in orders.values())
         keys = await mongo_db.idempotency.index_information()
-        assert any(
-            i.get("unique") and i["key"] == [("scope", 1), ("key", 1)] for i in keys.values()
-        )
+        # The key's uniqueness is the `_id` ("<scope> <key>"); a second index would only
+        # cost every write (docs/decisions.md).
+        assert not any(i["key"] == [("scope", 1), ("key", 1)] for i in keys.values())
         assert any(i.get("expireAfterSeconds") == 0 for i in keys.values())
+        await mongo_db.idempotency.insert_one({"_id": "global k1"})
+        with pytest.raises(DuplicateKeyError):
+            await mongo_db.idempotency.insert_one({"_id": "global k1"})
+
+
+async def test_an_older_databases_scope_and_key_index_is_dropped(
+    mongo_db: Any, db_settings: Settings
+) -> None:
+    await mongo_db.idempotency.create_index([("scope", 1), ("key", 1)], unique=True)
+    async with app_client(None, settings=db_settings):
+        keys = await mongo_db.idempotency.index_information()
+        assert "scope_1_key_1" not in keys
 
 
 async def test_amounts_are_stored_as_decimal128_and_integer_minor_units(

@@ -103,3 +103,16 @@ async def test_update_each_says_which_updates_changed_their_document() -> None:
     )
     assert changed == [True, False, False]
     assert await collection.find_one({"_id": "b"}) == {"_id": "b", "lease": "y"}
+
+
+async def test_update_each_by_another_unique_key_tells_the_first_conditional_move_apart() -> None:
+    collection: Any = AsyncMongoMockClient()["db"]["orders"]
+    await collection.insert_many([{"_id": 1, "n": "A", "status": "Pending"}])
+    pending = {"n": "A", "status": "Pending"}
+    changed = await update_each(
+        collection,
+        [(pending, {"$set": {"status": "Paid"}}), (pending, {"$set": {"status": "Failed"}})],
+        key="n",
+    )
+    assert changed == [True, False]
+    assert (await collection.find_one({"n": "A"}))["status"] == "Paid"

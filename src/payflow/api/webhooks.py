@@ -5,8 +5,9 @@ constant-time comparison (`signing.verify`). An order moves Pending → Paid/Fai
 only through one conditional update, so a duplicate or late event can never cause
 a second transition. Every receipt, valid or not, is written to `payments`.
 
-Database round trips: applied = 2 (conditional update; receipt, batched with concurrent
-receipts) plus the shared journal flush that makes both durable before the 200
+Database round trips: applied = 2 (conditional update; receipt — each batched with
+concurrent receivers', the update plus one read per batch, `batching.update_each`) plus
+the shared journal flush that makes both durable before the 200
 (`store.mongo.journal`); duplicate = 4
 (conditional update misses, read the order, the applied receipt is refused, receipt);
 any other outcome = 3 (conditional update misses, read the order to say why, receipt);

@@ -93,11 +93,14 @@ async def insert_each(collection: Any, docs: list[dict[str, Any]]) -> list[bool]
 
 
 async def update_each(
-    collection: Any, updates: list[tuple[dict[str, Any], dict[str, Any]]]
+    collection: Any, updates: list[tuple[dict[str, Any], dict[str, Any]]], key: str = "_id"
 ) -> list[bool]:
-    """Apply each `(filter, update)` (every filter names an `_id`); per update, whether it
-    changed its document. One `bulk_write` and one read, whatever their number: each update
-    also sets `_op` to a token of its own, and the read tells whose token each document holds.
+    """Apply each `(filter, update)` (every filter names a document by the unique `key`);
+    per update, whether it changed its document. One `bulk_write` and one read, whatever
+    their number: each update also sets `_op` to a token of its own, and the read tells
+    whose token each document holds. Two updates of one document in a batch are only told
+    apart when the first changes what the second's filter asks for (a state both require),
+    which every caller's filter does.
     """
     tokens = [uuid.uuid4().hex for _ in updates]
     marked = [
@@ -110,9 +113,9 @@ async def update_each(
         # mongomock (the unit tests' database) cannot take pymongo 4.9+'s `UpdateOne`.
         for query, update in marked:
             await collection.update_one(query, update)
-    ids = list(dict.fromkeys(query["_id"] for query, _ in updates))
-    found = collection.find({"_id": {"$in": ids}}, {"_op": 1})
-    holds = {doc["_id"]: doc.get("_op") async for doc in found}
+    ids = list(dict.fromkeys(query[key] for query, _ in updates))
+    found = collection.find({key: {"$in": ids}}, {key: 1, "_op": 1})
+    holds = {doc[key]: doc.get("_op") async for doc in found}
     return [
-        holds.get(query["_id"]) == token for (query, _), token in zip(updates, tokens, strict=True)
+        holds.get(query[key]) == token for (query, _), token in zip(updates, tokens, strict=True)
     ]

@@ -14,8 +14,8 @@ from bson import Binary
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 
 from payflow.store.base import Attempt, Delivery, DeliveryState
-from payflow.store.mongo.batching import Batcher, insert_each
-from payflow.store.mongo.common import after_cursor, encode_cursor, staged
+from payflow.store.mongo.batching import Batcher, insert_each, update_each
+from payflow.store.mongo.common import after_cursor, encode_cursor, staged, update_durably
 from payflow.timefmt import as_utc
 
 if TYPE_CHECKING:
@@ -33,6 +33,9 @@ class MongoDeliveryStore:
         self.journal = journal
         self._inserts: Batcher[dict[str, Any], bool] = Batcher(
             lambda docs: insert_each(self.staged, docs)
+        )
+        self._updates: Batcher[tuple[dict[str, Any], dict[str, Any]], bool] = Batcher(
+            lambda items: update_each(self.staged, items)
         )
 
     async def create_claimed(self, delivery: Delivery, owner: str, lease_until: datetime) -> bool:
@@ -78,10 +81,15 @@ class MongoDeliveryStore:
         }
         if state == SUCCEEDED:
             update["$set"]["deliveredAt"] = attempt.at
-        # One journaled write of its own, not the shared flush: the attempt is the last
-        # step of a delivery, and what follows it (metrics, the next state) reads as done.
-        result = await self.collection.update_one({"_id": delivery_id, "owner": owner}, update)
-        return bool(result.modified_count == 1)
+        # The last step of a delivery: durable before this returns (the shared journal
+        # flush), batched with concurrent deliveries' attempts.
+        return await update_durably(
+            self.collection,
+            self.journal,
+            self._updates,
+            {"_id": delivery_id, "owner": owner},
+            update,
+        )
 
     async def get(self, delivery_id: str) -> Delivery | None:
         doc = await self.collection.find_one({"_id": delivery_id})

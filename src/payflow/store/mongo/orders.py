@@ -45,6 +45,9 @@ class MongoOrderStore:
         self._updates: Batcher[tuple[dict[str, Any], dict[str, Any]], bool] = Batcher(
             lambda items: update_each(self.staged, items)
         )
+        self._payments: Batcher[tuple[dict[str, Any], dict[str, Any]], bool] = Batcher(
+            lambda items: update_each(self.staged, items, key="orderNumber")
+        )
 
     async def insert(self, order: Order, ref: IdempotencyRef | None, due_at: datetime) -> None:
         doc = _order_doc(order)
@@ -170,16 +173,19 @@ class MongoOrderStore:
         # 0.7.0b3) scans the whole collection for a findAndModify that matches (measured:
         # ~40 ms at 3,000 orders, growing with them), while an update by the unique
         # orderNumber stays ~1 ms. Only one update can move the order out of Pending.
-        moved = await self.staged.update_one(  # then the receipt, journaled
-            {
-                "orderNumber": order_number,
-                "status": OrderStatus.PENDING.value,
-                "currency": currency,
-                "amountMinor": amount_minor,
-            },
-            {"$set": update},
+        # Staged (then the receipt, journaled), batched with concurrent receipts' moves.
+        moved = await self._payments.submit(
+            (
+                {
+                    "orderNumber": order_number,
+                    "status": OrderStatus.PENDING.value,
+                    "currency": currency,
+                    "amountMinor": amount_minor,
+                },
+                {"$set": update},
+            )
         )
-        if moved.modified_count == 1:
+        if moved:
             # The receiver needs nothing more; the order is read only to explain a miss.
             return PaymentApplied(applied=True, applied_event_key=event_key)
         doc = await self.collection.find_one({"orderNumber": order_number}, _ORDER_PROJECTION)

@@ -16,7 +16,6 @@ the read and the claim; plus 1 for a takeover; `finish` is 1, the journaled one.
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -32,6 +31,7 @@ from payflow.errors import (
     IdempotencyKeyReused,
     PayflowError,
 )
+from payflow.ids import token
 from payflow.store.base import IdempotencyRecord, IdempotencyStore, StoredResponse
 
 IN_PROGRESS = "in_progress"
@@ -107,7 +107,7 @@ async def begin(
         key=key,
         fingerprint=request_fingerprint,
         state=IN_PROGRESS,
-        lease_token=uuid.uuid4().hex,
+        lease_token=token(),
         lease_expires_at=now + policy.lease,
         expires_at=now + policy.retention,
     )

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 
 import structlog
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from payflow.ids import token
 
 log = structlog.get_logger("payflow.http")
 _ACCEPTABLE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -28,9 +29,7 @@ class RequestLog:
             await self.app(scope, receive, send)
             return
         supplied = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = (
-            supplied if _ACCEPTABLE_ID.fullmatch(supplied) else f"req_{uuid.uuid4().hex[:16]}"
-        )
+        request_id = supplied if _ACCEPTABLE_ID.fullmatch(supplied) else f"req_{token(64)}"
         started = time.perf_counter()
         status = 500
 

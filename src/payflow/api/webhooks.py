@@ -6,10 +6,10 @@ only through one conditional update, so a duplicate or late event can never caus
 a second transition. Every receipt, valid or not, is written to `payments`.
 
 Database round trips: applied = 2 (conditional update; receipt — each batched with
-concurrent receivers', the update plus one read per batch, `batching.update_each`) plus
-the shared journal flush that makes both durable before the 200
-(`store.mongo.journal`); duplicate = 4
-(conditional update misses, read the order, the applied receipt is refused, receipt);
+concurrent receivers'; a batch whose updates did not all apply adds one read,
+`batching.update_each`) plus the shared journal flush that makes both durable before the
+200 (`store.mongo.journal`); duplicate = 4 (conditional update misses, read the order,
+the applied receipt is refused, receipt);
 any other outcome = 3 (conditional update misses, read the order to say why, receipt);
 rejected = 1.
 """
@@ -17,7 +17,6 @@ rejected = 1.
 from __future__ import annotations
 
 import hashlib
-import secrets
 from dataclasses import replace
 from typing import Any
 
@@ -33,6 +32,7 @@ from payflow.api.schemas import WebhookAck, WebhookEvent, decode_json_object, en
 from payflow.domain.events import TARGET_STATUS
 from payflow.domain.money import CURRENCY_EXPONENTS, MoneyError, parse_amount, to_minor
 from payflow.errors import InvalidSignature, ValidationFailed
+from payflow.ids import token
 from payflow.lifespan import RuntimeDep
 from payflow.store.base import Receipt
 
@@ -49,7 +49,7 @@ REJECTED, INVALID = "rejected", "invalid"
 
 
 def new_receipt_id() -> str:
-    return f"rcpt_{secrets.token_hex(12)}"
+    return f"rcpt_{token(96)}"
 
 
 def applied_receipt_id(event_key: str) -> str:

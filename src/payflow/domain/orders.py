@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+
+from payflow.ids import token
 
 
 class OrderStatus(StrEnum):
@@ -51,7 +52,7 @@ def status_after_refund(amount_minor: int, refunded_minor: int) -> OrderStatus:
 
 def new_order_id() -> str:
     """Random, URL-safe, sortable enough for humans: `ord_` + 24 hex digits."""
-    return f"ord_{secrets.token_hex(12)}"
+    return f"ord_{token(96)}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,6 @@ more when its endpoint is not in this process's directory (looked up by id).
 from __future__ import annotations
 
 import random
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -44,6 +43,7 @@ from payflow.domain.endpoints import Endpoint, delivery_id
 from payflow.domain.events import order_canceled_event, payment_event, refund_succeeded_event
 from payflow.domain.orders import Order, OrderStatus
 from payflow.domain.payment_methods import outcome_for
+from payflow.ids import token
 from payflow.metrics import Metrics
 from payflow.store.base import Attempt, Delivery, DeliveryState, Store
 from payflow.timefmt import Clock
@@ -77,7 +77,7 @@ def order_event(order: Order, now: datetime) -> dict[str, Any] | None:
 
 def new_owner_id() -> str:
     """Identifies this process's leases in the database."""
-    return f"w_{uuid.uuid4().hex[:12]}"
+    return f"w_{token(48)}"
 
 
 @dataclass

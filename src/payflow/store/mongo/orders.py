@@ -7,7 +7,6 @@ refunds can never pass the amount, however many arrive at once.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +17,7 @@ from pymongo import DESCENDING, ReturnDocument
 
 from payflow.domain.money import from_minor, to_minor
 from payflow.domain.orders import CANCELABLE, REFUNDABLE, Order, OrderStatus
+from payflow.ids import token as new_token
 from payflow.store.base import IdempotencyRef, Job, ListPage, OrderNumberTaken, PaymentApplied
 from payflow.store.mongo.batching import Batcher, insert_each, update_each
 from payflow.store.mongo.common import after_cursor, encode_cursor, staged, update_durably
@@ -241,7 +241,7 @@ class MongoOrderStore:
         now = max(ask.now for ask in asks)
         lease_until = max(ask.lease_until for ask in asks)
         ids = list(dict.fromkeys(ask.order_id for ask in asks))
-        token = uuid.uuid4().hex
+        token = new_token()
         await self.staged.update_many(  # then `finish_processing`
             {"_id": {"$in": ids}, **_claimable(now)[0]},
             {

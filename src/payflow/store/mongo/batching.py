@@ -18,12 +18,13 @@ took with a token so each caller gets exactly the documents its batch changed.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError
+
+from payflow.ids import token
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -96,23 +97,28 @@ async def update_each(
     collection: Any, updates: list[tuple[dict[str, Any], dict[str, Any]]], key: str = "_id"
 ) -> list[bool]:
     """Apply each `(filter, update)` (every filter names a document by the unique `key`);
-    per update, whether it changed its document. One `bulk_write` and one read, whatever
-    their number: each update also sets `_op` to a token of its own, and the read tells
-    whose token each document holds. Two updates of one document in a batch are only told
-    apart when the first changes what the second's filter asks for (a state both require),
-    which every caller's filter does.
+    per update, whether it changed its document. One `bulk_write` and at most one read,
+    whatever their number: each update also sets `_op` to a token of its own, so a matched
+    document always changes and "all modified" needs no read; otherwise the read tells whose
+    token each document holds. Two updates of one document in a batch are only told apart
+    when the first changes what the second's filter asks for (a state both require), which
+    every caller's filter does.
     """
-    tokens = [uuid.uuid4().hex for _ in updates]
+    tokens = [token() for _ in updates]
     marked = [
         (query, {**update, "$set": {**update.get("$set", {}), "_op": token}})
         for (query, update), token in zip(updates, tokens, strict=True)
     ]
     try:
-        await collection.bulk_write([UpdateOne(q, u) for q, u in marked], ordered=False)
+        result = await collection.bulk_write([UpdateOne(q, u) for q, u in marked], ordered=False)
+        modified = result.modified_count
     except TypeError:
         # mongomock (the unit tests' database) cannot take pymongo 4.9+'s `UpdateOne`.
+        modified = 0
         for query, update in marked:
-            await collection.update_one(query, update)
+            modified += (await collection.update_one(query, update)).modified_count
+    if modified == len(updates):
+        return [True] * len(updates)  # the usual case: every update applied, no read needed
     ids = list(dict.fromkeys(query[key] for query, _ in updates))
     found = collection.find({key: {"$in": ids}}, {key: 1, "_op": 1})
     holds = {doc[key]: doc.get("_op") async for doc in found}

@@ -54,10 +54,9 @@ class MongoStore:
             [("processing.state", ASCENDING), ("processing.dueAt", ASCENDING)]
         )
         await db.orders.create_index([("createdAt", DESCENDING), ("_id", DESCENDING)])
-        # A client's own orders, newest first, when API keys are on.
-        await db.orders.create_index(
-            [("scope", ASCENDING), ("createdAt", DESCENDING), ("_id", DESCENDING)]
-        )
+        # No (scope, createdAt) index: a client's own list (API keys on) walks the createdAt
+        # one and filters; each index costs every write of the hot paths (docs/decisions.md).
+        await _drop_index(db.orders, "scope_1_createdAt_-1__id_-1")
         await db.refunds.create_index([("orderId", ASCENDING), ("createdAt", ASCENDING)])
         await db.refunds.create_index(
             [("processing.state", ASCENDING), ("processing.dueAt", ASCENDING)]
@@ -68,9 +67,7 @@ class MongoStore:
         await db.idempotency.create_index("expiresAt", expireAfterSeconds=0)
         await db.events.create_index("orderNumber")
         await db.events.create_index([("createdAt", DESCENDING), ("_id", DESCENDING)])
-        await db.events.create_index(
-            [("scope", ASCENDING), ("createdAt", DESCENDING), ("_id", DESCENDING)]
-        )
+        await _drop_index(db.events, "scope_1_createdAt_-1__id_-1")
         await db.deliveries.create_index([("state", ASCENDING), ("nextAttemptAt", ASCENDING)])
         await db.deliveries.create_index("eventId")
         await db.deliveries.create_index([("endpointId", ASCENDING), ("createdAt", DESCENDING)])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -12,6 +13,7 @@ from litestar.testing import AsyncTestClient
 
 from payflow.app import create_app
 from payflow.config import Settings, load_settings
+from payflow.domain.orders import Order, OrderStatus
 from payflow.lifespan import Overrides, runtime_of
 
 # In the future, so that the database's TTL monitor (real time) never removes test records.
@@ -73,3 +75,23 @@ def order_body(order_number: str = "ORD-67890", amount: str = "149.99", **extra:
     fields = [f'"orderNumber":"{order_number}"', f'"amount":{amount}']
     fields += [f'"{k}":"{v}"' for k, v in extra.items()]
     return ("{" + ",".join(fields) + "}").encode()
+
+
+def card_order(
+    order_id: str,
+    order_number: str,
+    at: datetime,
+    amount: str = "10.00",
+    status: OrderStatus = OrderStatus.PENDING,
+) -> Order:
+    """An order as the store keeps it, paid by the test card that succeeds, made at `at`."""
+    return Order(
+        id=order_id,
+        order_number=order_number,
+        amount=Decimal(amount),
+        currency="USD",
+        status=status,
+        payment_method="pm_card_visa",
+        created_at=at,
+        updated_at=at,
+    )

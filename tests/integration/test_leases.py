@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 
 import anyio
@@ -18,7 +17,6 @@ import pytest
 
 from payflow.config import Settings
 from payflow.domain.endpoints import Endpoint
-from payflow.domain.orders import Order, OrderStatus
 from payflow.store.base import Attempt, DeliveryState, IdempotencyRef
 from payflow.store.mongo import MongoStore
 from payflow.worker.channel import WorkQueue
@@ -29,7 +27,7 @@ from tests.integration.target import (
     processor_in_this_loop,
     target_settings,
 )
-from tests.support import FakeClock, app_client
+from tests.support import FakeClock, app_client, card_order
 from tests.waiting import eventually, wait_for_status
 
 pytestmark = pytest.mark.anyio
@@ -51,16 +49,7 @@ async def test_an_order_whose_worker_died_is_taken_over_when_its_lease_expires(
     clock = FakeClock()
     store = MongoStore(mongo_db)
     await store.ensure_indexes()
-    order = Order(
-        id="ord_orphaned",
-        order_number="ORPHAN-1",
-        amount=Decimal("12.00"),
-        currency="USD",
-        status=OrderStatus.PENDING,
-        payment_method="pm_card_visa",
-        created_at=clock.now,
-        updated_at=clock.now,
-    )
+    order = card_order("ord_orphaned", "ORPHAN-1", clock.now, "12.00")
     await store.orders.insert(order, IdempotencyRef("global", "k", "fp"), clock.now)
     assert await store.orders.claim_processing(order.id, "w_dead", clock.now, clock.now + LEASE)
 

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 
 import anyio
 import pytest
 
 from payflow.config import Settings
-from payflow.domain.orders import Order, OrderStatus
+from payflow.domain.orders import OrderStatus
 from payflow.store.base import IdempotencyRef
 from payflow.store.mongo import MongoStore
-from tests.support import FakeClock, app_client, order_body
+from tests.support import FakeClock, app_client, card_order, order_body
 from tests.waiting import eventually, wait_for_status
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
@@ -44,16 +43,7 @@ async def test_queued_orders_in_the_database_are_picked_up_at_startup(
     clock = FakeClock()
     store = MongoStore(mongo_db)
     await store.ensure_indexes()
-    order = Order(
-        id="ord_recovered",
-        order_number="REC-1",
-        amount=Decimal("10.00"),
-        currency="USD",
-        status=OrderStatus.PENDING,
-        payment_method="pm_card_visa",
-        created_at=clock.now - timedelta(minutes=5),
-        updated_at=clock.now - timedelta(minutes=5),
-    )
+    order = card_order("ord_recovered", "REC-1", clock.now - timedelta(minutes=5))
     await store.orders.insert(order, IdempotencyRef("global", "k", "fp"), clock.now)
     async with app_client(None, clock=clock, settings=db_settings, run_worker=True) as client:
         await wait_for_status(client, "REC-1", "Paid")
@@ -85,16 +75,7 @@ async def test_concurrent_receipts_for_one_order_move_it_exactly_once(mongo_db: 
     clock = FakeClock()
     store = MongoStore(mongo_db)
     await store.ensure_indexes()
-    order = Order(
-        id="ord_race",
-        order_number="RACE-1",
-        amount=Decimal("10.00"),
-        currency="USD",
-        status=OrderStatus.PENDING,
-        payment_method="pm_card_visa",
-        created_at=clock.now,
-        updated_at=clock.now,
-    )
+    order = card_order("ord_race", "RACE-1", clock.now)
     await store.orders.insert(order, None, clock.now + timedelta(hours=1))
     targets = [OrderStatus.PAID, OrderStatus.FAILED] * 10
 

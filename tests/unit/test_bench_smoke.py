@@ -110,3 +110,12 @@ def test_the_report_writer_makes_markdown_and_a_plot(tmp_path: Path) -> None:
     for png in (paths["png"], tmp_path / "latest.png"):
         assert png.read_bytes().startswith(b"\x89PNG")
     assert paths["json"].exists()
+    assert "`docs/performance.md`" in markdown  # some goals are not met: say where the why is
+
+
+def test_memory_short_of_its_larger_count_shows_the_growth_so_far_but_no_verdict() -> None:
+    results = fake_results()
+    results["memory"]["points"][1].update(orders=3000, rss_mb=103.0, reached=False)
+    memory = next(goal for goal in report.evaluate(results) if goal.id == "memory")
+    assert memory.met is None
+    assert memory.measured == "1,000 → 3,000 orders: 100 → 103 MB (+3.0%); 5,000 not reached"

@@ -106,8 +106,8 @@ async def update_each(
     """
     tokens = [token() for _ in updates]
     marked = [
-        (query, {**update, "$set": {**update.get("$set", {}), "_op": token}})
-        for (query, update), token in zip(updates, tokens, strict=True)
+        (query, {**update, "$set": {**update.get("$set", {}), "_op": mark}})
+        for (query, update), mark in zip(updates, tokens, strict=True)
     ]
     try:
         result = await collection.bulk_write([UpdateOne(q, u) for q, u in marked], ordered=False)
@@ -122,6 +122,4 @@ async def update_each(
     ids = list(dict.fromkeys(query[key] for query, _ in updates))
     found = collection.find({key: {"$in": ids}}, {key: 1, "_op": 1})
     holds = {doc[key]: doc.get("_op") async for doc in found}
-    return [
-        holds.get(query[key]) == token for (query, _), token in zip(updates, tokens, strict=True)
-    ]
+    return [holds.get(query[key]) == mark for (query, _), mark in zip(updates, tokens, strict=True)]

@@ -156,13 +156,15 @@ def run_wrk(
     connections: int = 32,
     label: str,
     progress: Progress,
-    done: Callable[[], bool] | None = None,
+    made: Callable[[], int] | None = None,
+    target: int = 0,
 ) -> WrkResult:
     """Run wrk with `lua/<script>` for at most `duration` seconds, reporting progress.
 
     wrk runs for its whole duration even when every thread has stopped, so a run with an
-    end of its own passes `done`: polled four times a second, once true wrk gets SIGINT,
-    which makes it stop and report what it measured so far.
+    end of its own passes `made` (how many it has made so far) and its `target`: polled
+    four times a second and shown in the progress line; once the target is reached wrk
+    gets SIGINT, which makes it stop and report what it measured so far.
     """
     cmd = [
         "wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration))}s",
@@ -170,12 +172,16 @@ def run_wrk(
     ]  # fmt: skip
     started = time.monotonic()
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as proc:  # noqa: S603
+        so_far = ""
         while proc.poll() is None:
-            progress(f"{label}: {time.monotonic() - started:4.0f} / {duration:.0f} s")
+            progress(f"{label}: {time.monotonic() - started:4.0f} / {duration:.0f} s{so_far}")
             time.sleep(0.25)
-            if done is not None and proc.poll() is None and done():
-                proc.send_signal(signal.SIGINT)
-                proc.wait(30)
+            if made is not None and proc.poll() is None:
+                count = made()
+                so_far = f", {count:,} of {target:,} made"
+                if count >= target:
+                    proc.send_signal(signal.SIGINT)
+                    proc.wait(30)
         out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
     line = next((x for x in out.splitlines() if x.startswith("BENCH_JSON ")), None)
     if proc.returncode != 0 or line is None:

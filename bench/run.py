@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import functools
 import math
 import os
 import platform
@@ -226,11 +225,13 @@ class Context:
         wrk_args: Sequence[str],
         label: str,
         seconds: float,
-        done: Callable[[], bool] | None = None,
+        made: Callable[[], int] | None = None,
+        target: int = 0,
     ) -> procs.WrkResult:
         return procs.run_wrk(
             server.base_url, script, wrk_args, duration=seconds, threads=self.args.threads,
-            connections=self.args.connections, label=label, progress=self.progress, done=done,
+            connections=self.args.connections, label=label, progress=self.progress,
+            made=made, target=target,
         )  # fmt: skip
 
     @contextmanager
@@ -363,7 +364,7 @@ def _orders_then_paid(
         t0 = time.monotonic()
         ctx.wrk(
             server, "create.lua", [prefix, str(per_thread)], f"{phase}: creating {count:,}",
-            limit_s, done=lambda: orders.estimated_document_count() >= count,
+            limit_s, made=orders.estimated_document_count, target=count,
         )  # fmt: skip
         create_seconds = time.monotonic() - t0
         created = orders.count_documents({})
@@ -484,7 +485,7 @@ def run_memory(ctx: Context, results: dict[str, Any], targets: list[int]) -> Non
             ctx.wrk(
                 server, "create.lua", [f"m{ctx.run_id}x{n}", str(per_thread)],
                 f"memory: creating up to {target:,}", left,
-                done=functools.partial(_has, orders, target),
+                made=orders.estimated_document_count, target=target,
             )  # fmt: skip
             created = orders.count_documents({})
             paid = procs.wait_until(
@@ -508,11 +509,6 @@ def run_memory(ctx: Context, results: dict[str, Any], targets: list[int]) -> Non
                     "the run's time budget ran out"
                 )
                 break
-
-
-def _has(orders: Any, count: int) -> bool:
-    """At least `count` orders exist (the collection's metadata count: no scan)."""
-    return bool(orders.estimated_document_count() >= count)
 
 
 PHASE_RUNNERS: dict[str, Callable[[Context, dict[str, Any], list[int]], None]] = {

@@ -143,8 +143,10 @@ def evaluate(results: dict[str, Any]) -> list[Goal]:
     return goals
 
 
-def write(results: dict[str, Any], out_dir: Path, stamp: str) -> dict[str, Path]:
-    """Write json, md and png for `stamp`, then copy md and png to latest.*."""
+def write(
+    results: dict[str, Any], out_dir: Path, stamp: str, latest: str = "latest"
+) -> dict[str, Path]:
+    """Write json, md and png for `stamp`, then copy md and png to `<latest>.*`."""
     out_dir.mkdir(parents=True, exist_ok=True)
     goals = evaluate(results)
     results = {**results, "goals": [dict(g.__dict__, verdict=g.verdict) for g in goals]}
@@ -156,8 +158,8 @@ def write(results: dict[str, Any], out_dir: Path, stamp: str) -> dict[str, Path]
     paths["json"].write_text(json.dumps(results, indent=2, default=str) + "\n")
     plot(results, goals, paths["png"])
     paths["md"].write_text(markdown(results, goals, paths["png"].name))
-    shutil.copyfile(paths["png"], out_dir / "latest.png")
-    (out_dir / "latest.md").write_text(markdown(results, goals, "latest.png"))
+    shutil.copyfile(paths["png"], out_dir / f"{latest}.png")
+    (out_dir / f"{latest}.md").write_text(markdown(results, goals, f"{latest}.png"))
     return paths
 
 

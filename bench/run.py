@@ -179,7 +179,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             console.say(f"server logs kept in {logs}")
         else:
             shutil.rmtree(logs, ignore_errors=True)
-    paths = report.write(results, args.out, stamp)
+    # A quick run never replaces the latest full report (the README links that one).
+    paths = report.write(
+        results, args.out, stamp, latest="latest-quick" if args.quick else "latest"
+    )
     console.say("")
     for goal in report.evaluate(results):
         console.say(f"  {goal.verdict:>12}  {goal.goal}: {goal.measured} (target {goal.target})")

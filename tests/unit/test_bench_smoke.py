@@ -119,3 +119,9 @@ def test_memory_short_of_its_larger_count_shows_the_growth_so_far_but_no_verdict
     memory = next(goal for goal in report.evaluate(results) if goal.id == "memory")
     assert memory.met is None
     assert memory.measured == "1,000 → 3,000 orders: 100 → 103 MB (+3.0%); 5,000 not reached"
+
+
+def test_a_quick_run_keeps_the_latest_full_report(tmp_path: Path) -> None:
+    report.write(fake_results(), tmp_path, "2036-11-22T20-47-01Z", latest="latest-quick")
+    assert not (tmp_path / "latest.md").exists()
+    assert "latest-quick.png" in (tmp_path / "latest-quick.md").read_text()

@@ -134,7 +134,8 @@ def evaluate(results: dict[str, Any]) -> list[Goal]:
                 "RSS growth with orders",
                 "within 10 %",
                 f"{low['orders']:,} → {high['orders']:,} orders: {low['rss_mb']:.0f} → "
-                f"{high['rss_mb']:.0f} MB ({growth:+.1%}); {targets[-1]:,} not reached",
+                f"{high['rss_mb']:.0f} MB ({growth:+.1%}); {targets[-1]:,} made and Paid: "
+                "not in time",
                 None,
             )
         )

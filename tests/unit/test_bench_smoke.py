@@ -118,7 +118,9 @@ def test_memory_short_of_its_larger_count_shows_the_growth_so_far_but_no_verdict
     results["memory"]["points"][1].update(orders=3000, rss_mb=103.0, reached=False)
     memory = next(goal for goal in report.evaluate(results) if goal.id == "memory")
     assert memory.met is None
-    assert memory.measured == "1,000 → 3,000 orders: 100 → 103 MB (+3.0%); 5,000 not reached"
+    assert memory.measured == (
+        "1,000 → 3,000 orders: 100 → 103 MB (+3.0%); 5,000 made and Paid: not in time"
+    )
 
 
 def test_a_quick_run_keeps_the_latest_full_report(tmp_path: Path) -> None:

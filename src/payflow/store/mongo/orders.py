@@ -19,6 +19,7 @@ from payflow.domain.money import from_minor, to_minor
 from payflow.domain.orders import CANCELABLE, REFUNDABLE, Order, OrderStatus
 from payflow.ids import token as new_token
 from payflow.store.base import IdempotencyRef, Job, ListPage, OrderNumberTaken, PaymentApplied
+from payflow.store.mongo import jobs
 from payflow.store.mongo.batching import Batcher, insert_each, update_each
 from payflow.store.mongo.common import after_cursor, encode_cursor, staged, update_durably
 from payflow.timefmt import as_utc
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
     from payflow.store.mongo.common import Collection
     from payflow.store.mongo.journal import JournalBarrier
 
-QUEUED, PROCESSING, DONE = "queued", "processing", "done"
 
 _ORDER_PROJECTION = {"processing": 0, "idempotency": 0, "refunds": 0}
 
@@ -58,7 +58,7 @@ class MongoOrderStore:
                 "fingerprint": ref.fingerprint,
             }
         # The payment job lives on the order: creating and enqueueing is one atomic insert.
-        doc["processing"] = {"state": QUEUED, "dueAt": due_at, "attempts": 0}
+        doc["processing"] = jobs.queued(due_at)
         # Staged, then the idempotency record (journaled); batched with concurrent creates.
         if not await self._inserts.submit(doc):
             raise OrderNumberTaken(order.order_number)
@@ -104,7 +104,7 @@ class MongoOrderStore:
                     "status": OrderStatus.CANCELED.value,
                     "canceledAt": now,
                     "updatedAt": now,
-                    "processing": {"state": QUEUED, "dueAt": now, "attempts": 0},
+                    "processing": jobs.queued(now),
                 }
             },
             projection=_ORDER_PROJECTION,
@@ -198,25 +198,16 @@ class MongoOrderStore:
     async def claim_processing(
         self, order_id: str, owner: str, now: datetime, lease_until: datetime
     ) -> Job | None:
-        # A due queued job, else one whose lease expired: two conditional updates tried in
-        # turn, never one `$or`, which keeps servers (the embedded one among them) from using
-        # the `_id` index and makes every claim a collection scan. The common case, a queued
-        # job that is due, is claimed together with the claims other worker tasks make at
-        # the same moment (`_claim_due`); a takeover goes on its own.
+        # A due queued job, else one whose lease expired (`jobs.claimable`, in turn). The
+        # common case, a queued job that is due, is claimed together with the claims other
+        # worker tasks make at the same moment (`_claim_due`); a takeover goes on its own.
         doc = await self._claims.submit(_ClaimAsk(order_id, owner, now, lease_until))
         if doc is not None:
             attempts = int(doc["processing"]["attempts"])
             return Job(order=_order(doc), attempts=attempts, took_over=False)
         doc = await self.staged.find_one_and_update(  # then `finish_processing`
-            {"_id": order_id, **_claimable(now)[1]},
-            {
-                "$set": {
-                    "processing.state": PROCESSING,
-                    "processing.owner": owner,
-                    "processing.leaseExpiresAt": lease_until,
-                },
-                "$inc": {"processing.attempts": 1},
-            },
+            {"_id": order_id, **jobs.claimable(now)[1]},
+            {"$set": jobs.lease(owner, lease_until), "$inc": {"processing.attempts": 1}},
             projection={"idempotency": 0, "refunds": 0},
             # The document after the claim, never before it: the embedded server can hand
             # back a stale pre-image when another write (a cancel) lands at that moment,
@@ -243,14 +234,9 @@ class MongoOrderStore:
         ids = list(dict.fromkeys(ask.order_id for ask in asks))
         token = new_token()
         await self.staged.update_many(  # then `finish_processing`
-            {"_id": {"$in": ids}, **_claimable(now)[0]},
+            {"_id": {"$in": ids}, **jobs.claimable(now)[0]},
             {
-                "$set": {
-                    "processing.state": PROCESSING,
-                    "processing.owner": owner,
-                    "processing.leaseExpiresAt": lease_until,
-                    "processing.claim": token,
-                },
+                "$set": {**jobs.lease(owner, lease_until), "processing.claim": token},
                 "$inc": {"processing.attempts": 1},
             },
         )
@@ -266,35 +252,15 @@ class MongoOrderStore:
             self.collection,
             self.journal,
             self._updates,
-            {"_id": order_id, "processing.state": PROCESSING, "processing.owner": owner},
-            {
-                "$set": {"processing.state": DONE, "processing.doneAt": now},
-                "$unset": {"processing.owner": "", "processing.leaseExpiresAt": ""},
-            },
+            {"_id": order_id, **jobs.held_by(owner)},
+            jobs.finished(now),
         )
 
     async def due_for_processing(self, now: datetime, limit: int) -> list[tuple[str, datetime]]:
-        # One indexed query per kind of claimable job (see `claim_processing` on `$or`).
-        due: list[tuple[str, datetime]] = []
-        for claimable in _claimable(now):
-            if len(due) >= limit:
-                break
-            found = self.collection.find(claimable, {"processing.dueAt": 1})
-            due += [
-                (doc["_id"], as_utc(doc["processing"]["dueAt"]))
-                async for doc in found.limit(limit - len(due))
-            ]
-        return due
+        return await jobs.due(self.collection, now, limit)
 
     async def release_leases(self, owner: str, now: datetime) -> int:
-        result = await self.collection.update_many(
-            {"processing.state": PROCESSING, "processing.owner": owner},
-            {
-                "$set": {"processing.state": QUEUED, "processing.dueAt": now},
-                "$unset": {"processing.owner": "", "processing.leaseExpiresAt": ""},
-            },
-        )
-        return int(result.modified_count)
+        return await jobs.release_leases(self.collection, owner, now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,14 +269,6 @@ class _ClaimAsk:
     owner: str
     now: datetime
     lease_until: datetime
-
-
-def _claimable(now: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The two ways a payment job can be taken: queued and due, or leased and expired."""
-    return (
-        {"processing.state": QUEUED, "processing.dueAt": {"$lte": now}},
-        {"processing.state": PROCESSING, "processing.leaseExpiresAt": {"$lte": now}},
-    )
 
 
 def _number(order_number: str, scope: str | None) -> dict[str, Any]:

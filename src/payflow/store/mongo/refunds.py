@@ -19,12 +19,12 @@ from pymongo.errors import DuplicateKeyError
 from payflow.domain.money import from_minor, to_minor
 from payflow.domain.refunds import Refund
 from payflow.store.base import RefundJob
+from payflow.store.mongo import jobs
 from payflow.timefmt import as_utc
 
 if TYPE_CHECKING:
     from payflow.store.mongo.common import Collection
 
-QUEUED, PROCESSING, DONE = "queued", "processing", "done"
 _PROJECTION = {"processing": 0}
 
 
@@ -37,7 +37,7 @@ class MongoRefundStore:
         # the refund it wrote before and returns it unchanged. A plain insert, not an
         # upsert: the embedded server can answer concurrent upserts inconsistently.
         doc = _refund_doc(refund)
-        doc["processing"] = {"state": QUEUED, "dueAt": refund.created_at, "attempts": 0}
+        doc["processing"] = jobs.queued(refund.created_at)
         try:
             await self.collection.insert_one(doc)
         except DuplicateKeyError:
@@ -60,20 +60,13 @@ class MongoRefundStore:
     async def claim_processing(
         self, refund_id: str, owner: str, now: datetime, lease_until: datetime
     ) -> RefundJob | None:
-        # Tried in turn, never one `$or` (which would cost a collection scan on some servers);
-        # which one matched says whether a dead holder's lease was taken over. The document
+        # `jobs.claimable`, tried in turn: which one matched says whether a dead holder's
+        # lease was taken over. The document
         # after the claim, as for orders: the embedded server's pre-image can be stale.
-        for took_over, claimable in zip((False, True), _claimable(now), strict=True):
+        for took_over, claimable in zip((False, True), jobs.claimable(now), strict=True):
             doc = await self.collection.find_one_and_update(
                 {"_id": refund_id, **claimable},
-                {
-                    "$set": {
-                        "processing.state": PROCESSING,
-                        "processing.owner": owner,
-                        "processing.leaseExpiresAt": lease_until,
-                    },
-                    "$inc": {"processing.attempts": 1},
-                },
+                {"$set": jobs.lease(owner, lease_until), "$inc": {"processing.attempts": 1}},
                 projection=_PROJECTION,
                 return_document=ReturnDocument.AFTER,
             )
@@ -83,43 +76,16 @@ class MongoRefundStore:
 
     async def finish_processing(self, refund_id: str, owner: str, now: datetime) -> bool:
         result = await self.collection.update_one(
-            {"_id": refund_id, "processing.state": PROCESSING, "processing.owner": owner},
-            {
-                "$set": {"processing.state": DONE, "processing.doneAt": now},
-                "$unset": {"processing.owner": "", "processing.leaseExpiresAt": ""},
-            },
+            {"_id": refund_id, **jobs.held_by(owner)},
+            jobs.finished(now),
         )
         return bool(result.modified_count == 1)
 
     async def due_for_processing(self, now: datetime, limit: int) -> list[tuple[str, datetime]]:
-        due: list[tuple[str, datetime]] = []
-        for claimable in _claimable(now):
-            if len(due) >= limit:
-                break
-            found = self.collection.find(claimable, {"processing.dueAt": 1})
-            due += [
-                (doc["_id"], as_utc(doc["processing"]["dueAt"]))
-                async for doc in found.limit(limit - len(due))
-            ]
-        return due
+        return await jobs.due(self.collection, now, limit)
 
     async def release_leases(self, owner: str, now: datetime) -> int:
-        result = await self.collection.update_many(
-            {"processing.state": PROCESSING, "processing.owner": owner},
-            {
-                "$set": {"processing.state": QUEUED, "processing.dueAt": now},
-                "$unset": {"processing.owner": "", "processing.leaseExpiresAt": ""},
-            },
-        )
-        return int(result.modified_count)
-
-
-def _claimable(now: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A refund's job can be taken when queued and due, or when its holder's lease expired."""
-    return (
-        {"processing.state": QUEUED, "processing.dueAt": {"$lte": now}},
-        {"processing.state": PROCESSING, "processing.leaseExpiresAt": {"$lte": now}},
-    )
+        return await jobs.release_leases(self.collection, owner, now)
 
 
 def _refund_doc(refund: Refund) -> dict[str, Any]:

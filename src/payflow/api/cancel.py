@@ -18,10 +18,9 @@ from litestar import Request, Response, post
 from litestar.params import FromPath
 
 from payflow import idempotency
-from payflow.api.docs import example_response, problems
+from payflow.api.docs import JSON, example_response, problems
 from payflow.api.idempotent import KeyHeader, respond_once
 from payflow.api.order_action_docs import CancelOrderOperation
-from payflow.api.orders import JSON
 from payflow.api.refund_schemas import CANCELED_EXAMPLE, CancelOrderRequest
 from payflow.api.schemas import OrderOut, convert_body, decode_json_object, encode, order_out
 from payflow.errors import NotFound, OrderNotCancelable

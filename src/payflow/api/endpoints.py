@@ -22,7 +22,7 @@ from litestar import Controller, Request, Response, delete, get, post
 from litestar.params import FromPath, QueryParameter
 
 from payflow import idempotency, signing
-from payflow.api.docs import example_response, problems
+from payflow.api.docs import JSON, example_response, problems
 from payflow.api.endpoint_docs import (
     CREATED_EXAMPLE,
     DELETED_EXAMPLE,
@@ -43,7 +43,6 @@ from payflow.api.endpoint_schemas import (
 )
 from payflow.api.events import delivery_out
 from payflow.api.idempotent import KeyHeader, respond_once
-from payflow.api.orders import JSON
 from payflow.api.paging import next_page_link, read_page
 from payflow.api.schemas import DeliveryOut, decode_json_object, encode
 from payflow.domain.endpoints import (

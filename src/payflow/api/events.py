@@ -16,9 +16,8 @@ from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, QueryParameter
 
 from payflow import idempotency
-from payflow.api.docs import problems
+from payflow.api.docs import JSON, problems
 from payflow.api.idempotent import respond_once
-from payflow.api.orders import JSON
 from payflow.api.paging import next_page_link, read_page
 from payflow.api.schemas import AttemptOut, DeliveryOut, EventOut, encode
 from payflow.errors import DeliveryNotFinished, NotFound

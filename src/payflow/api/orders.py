@@ -21,7 +21,7 @@ from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, QueryParameter
 
 from payflow import idempotency
-from payflow.api.docs import CreateOrderOperation, problems
+from payflow.api.docs import JSON, CreateOrderOperation, problems
 from payflow.api.idempotent import KeyHeader, respond_once
 from payflow.api.paging import next_page_link, read_page
 from payflow.api.schemas import (
@@ -39,7 +39,6 @@ from payflow.store.base import IdempotencyRef, OrderNumberTaken, StoredResponse
 from payflow.timefmt import isoformat
 from payflow.worker.processor import ORDER_PREFIX
 
-JSON = "application/json"
 CREATE_ROUTE = "/api/orders"
 
 log = structlog.get_logger(__name__)

@@ -22,10 +22,9 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, QueryParameter
 
 from payflow import idempotency
-from payflow.api.docs import example_response, problems
+from payflow.api.docs import JSON, example_response, problems
 from payflow.api.idempotent import KeyHeader, respond_once
 from payflow.api.order_action_docs import CreateRefundOperation
-from payflow.api.orders import JSON
 from payflow.api.refund_schemas import (
     REFUND_EXAMPLE,
     RefundOut,

@@ -2,6 +2,7 @@
 
     absent ──claim──▶ in_progress ──complete──▶ completed ──(retention)──▶ absent
                           │  └──5xx: release──▶ absent
+                          ├──its result carries the response (a create's order): completed
                           └──lease expired: next request takes it over (compare-and-set)
 
 Only the atomic `claim` (one insert against a unique index) decides who executes;
@@ -10,7 +11,9 @@ fingerprint differs is refused (422); a key still held is busy (409 + Retry-Afte
 An expired record is treated as absent even before the TTL monitor deletes it.
 
 Round trips: `begin` is 1 read when the key has a record (a replay, 409 or 422), else
-the read and the claim; plus 1 for a takeover; `finish` is 1, the journaled one.
+the read and the claim; plus 1 for a takeover, and 1 to read the result of a record
+that names one; `finish` is 1, the journaled one, or only the journal flush when the
+handler's own write kept the response (`SavedWithResult`).
 """
 
 from __future__ import annotations
@@ -49,6 +52,14 @@ class Policy:
     retention: timedelta
     lease: timedelta
     retry_after_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class SavedWithResult:
+    """A handler's answer that its own write already kept for replays (with the result the
+    record's `result_order` names), so `finish` needs no write of its own, only durability."""
+
+    response: StoredResponse
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +111,12 @@ async def begin(
     request_fingerprint: str,
     now: datetime,
     policy: Policy,
+    result_order: str | None = None,
 ) -> Claim | StoredResponse:
-    """Claim the key, or return the stored response to replay, or raise 409/422."""
+    """Claim the key, or return the stored response to replay, or raise 409/422.
+
+    `result_order`: the order whose insert will keep this request's response (a create).
+    """
     mine = IdempotencyRecord(
         scope=scope,
         key=key,
@@ -110,6 +125,7 @@ async def begin(
         lease_token=token(),
         lease_expires_at=now + policy.lease,
         expires_at=now + policy.retention,
+        result_order=result_order,
     )
     existing = await store.claim(mine)
     if existing is None:
@@ -133,12 +149,18 @@ async def begin(
     raise IdempotencyInProgress(policy.retry_after_seconds)
 
 
-async def finish(store: IdempotencyStore, claim: Claim, response: StoredResponse) -> None:
+async def finish(
+    store: IdempotencyStore, claim: Claim, outcome: StoredResponse | SavedWithResult
+) -> StoredResponse:
     """Record the outcome: 5xx releases the key, anything else is kept for replay."""
-    if response.status >= 500:
+    if isinstance(outcome, SavedWithResult):
+        await store.settle()  # kept with the result: only make it durable
+        return outcome.response
+    if outcome.status >= 500:
         await store.release(claim.record)
     else:
-        await store.complete(claim.record, response)
+        await store.complete(claim.record, outcome)
+    return outcome
 
 
 def work_seed(claim: Claim) -> str:
@@ -167,13 +189,15 @@ async def execute(
     request_fingerprint: str,
     now: datetime,
     policy: Policy,
-    handler: Callable[[Claim], Awaitable[StoredResponse]],
+    handler: Callable[[Claim], Awaitable[StoredResponse | SavedWithResult]],
     render_problem: Callable[[PayflowError], StoredResponse],
+    result_order: str | None = None,
 ) -> StoredResponse:
     """Run `handler` at most once per key; 4xx problems it raises are recorded too."""
-    outcome = await begin(store, scope, key, request_fingerprint, now, policy)
+    outcome = await begin(store, scope, key, request_fingerprint, now, policy, result_order)
     if isinstance(outcome, StoredResponse):
         return replayed(outcome)
+    response: StoredResponse | SavedWithResult
     try:
         response = await handler(outcome)
     except PayflowError as problem:
@@ -181,8 +205,7 @@ async def execute(
     except BaseException:
         await store.release(outcome.record)
         raise
-    await finish(store, outcome, response)
-    return response
+    return await finish(store, outcome, response)
 
 
 def response_headers(headers: Mapping[str, str]) -> dict[str, str]:

@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from payflow import idempotency
+from payflow.api.orders import created
 from payflow.api.schemas import decode_json_object
 from payflow.domain.orders import Order, OrderStatus, new_order_id
 from payflow.lifespan import GLOBAL_SCOPE
@@ -347,7 +348,11 @@ class IdempotencyMachine(RuleBasedStateMachine):
 
     @rule(prefix=key_text, body=body_strategy(), inserted=st.booleans())
     def holder_dies_in_flight(self, prefix: str, body: Body, inserted: bool) -> None:
-        """A request claims a fresh key, maybe inserts its order, and its process dies."""
+        """A request claims a fresh key, maybe inserts its order, and its process dies.
+
+        As `POST /api/orders` does: the claim names the order, and the order keeps the
+        response, so once it is inserted the key replays it (no later write completes it).
+        """
         key = self.new_key(prefix)
         store = self.client.runtime.store
         policy = self.client.runtime.idempotency_policy
@@ -359,6 +364,7 @@ class IdempotencyMachine(RuleBasedStateMachine):
             body.fingerprint,
             self.now,
             policy,
+            body.order_number,
         )
         assert isinstance(claim, idempotency.Claim)
         self.keys[key] = KeyState(
@@ -378,13 +384,19 @@ class IdempotencyMachine(RuleBasedStateMachine):
                 updated_at=self.now,
             )
             ref = IdempotencyRef(GLOBAL_SCOPE, key, body.fingerprint)
-            self.client.call(store.orders.insert, order, ref, self.now)
+            response = created(order)
+            self.client.call(store.orders.insert, order, ref, self.now, response)
             self.orders[body.order_number] = ModelOrder(order.id, key, body.fingerprint)
+            state = self.keys[key]
+            state.status, state.content = response.status, response.body
+            state.location = response.headers["location"]
 
     @precondition(lambda self: any(s.status == 201 for s in self.keys.values()))
     @rule(data=st.data())
     def completed_key_falls_back_in_flight(self, data: st.DataObject) -> None:
-        """The record is put back to in_progress without a response (death before `finish`)."""
+        """The record is put back to in_progress without a response and without naming its
+        order: a holder that died before `finish` completed the record by a write of its
+        own, as every record was completed before orders kept their create's response."""
         live = [k for k, s in sorted(self.keys.items()) if s.status == 201 and self.live(k)]
         if not live:
             return
@@ -409,6 +421,7 @@ class IdempotencyMachine(RuleBasedStateMachine):
             lease_token=f"dead-{key}",
             lease_expires_at=self.now + self.lease,
             response=None,
+            result_order=None,
         )
         assert self.client.call(store.replace_if_token, existing.lease_token, in_flight)
         state.status, state.content, state.location = None, b"", None
@@ -451,6 +464,11 @@ class IdempotencyMachine(RuleBasedStateMachine):
     @invariant()
     def every_order_has_a_completed_or_recoverable_key_record(self) -> None:
         records = {doc["key"]: doc for doc in self.client.call(self._all_records)}
+        saved = {
+            doc["orderNumber"]: doc["idempotency"]
+            for doc in self.client.call(self._all_orders)
+            if "idempotency" in doc
+        }
         for number, order in self.orders.items():
             state = self.keys.get(order.key)
             if state is None or state.expires_at <= self.now:
@@ -463,12 +481,18 @@ class IdempotencyMachine(RuleBasedStateMachine):
                 stored = record["response"]
                 assert stored["status"] == 201
                 assert json.loads(bytes(stored["body"]))["id"] == order.order_id
+            elif record.get("resultOrder") == number:
+                # Completed by its order, which keeps the response for the key's replays.
+                assert record["state"] == idempotency.IN_PROGRESS
+                stored = saved[number]["response"]
+                assert stored["status"] == 201
+                assert json.loads(bytes(stored["body"]))["id"] == order.order_id
             else:
                 assert record["state"] == idempotency.IN_PROGRESS  # a takeover adopts it
 
     async def _all_orders(self) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = await self.database.orders.find(
-            {}, {"orderNumber": 1}
+            {}, {"orderNumber": 1, "idempotency": 1}
         ).to_list(None)
         return found
 

@@ -99,3 +99,22 @@ async def test_amounts_are_stored_as_decimal128_and_integer_minor_units(
         doc = await mongo_db.orders.find_one({"orderNumber": "ORD-67890"})
         assert doc["amount"] == Decimal128("149.99")
         assert doc["amountMinor"] == 14999
+
+
+async def test_a_create_keeps_its_response_on_the_order_and_replays_it(
+    mongo_db: Any, db_settings: Settings
+) -> None:
+    """No write completes a create's key record: it names the order, which keeps the answer."""
+    async with app_client(None, settings=db_settings) as client:
+        headers = {"Idempotency-Key": "kept"}
+        first = await client.post("/api/orders", headers=headers, content=order_body())
+        record = await mongo_db.idempotency.find_one({"key": "kept"})
+        assert (record["state"], record["resultOrder"]) == ("in_progress", "ORD-67890")
+        assert "response" not in record
+        order = await mongo_db.orders.find_one({"orderNumber": "ORD-67890"})
+        kept = order["idempotency"]["response"]
+        assert (kept["status"], bytes(kept["body"])) == (201, first.content)
+        replays = await burst(client, [("kept", order_body())] * 10)
+        assert {(r.status_code, r.content) for r in replays} == {(201, first.content)}
+        assert all(r.headers["idempotent-replayed"] == "true" for r in replays)
+        assert replays[0].headers["location"] == first.headers["location"]

@@ -285,3 +285,52 @@ async def test_unknown_route_and_method_are_problems(client: Client) -> None:
     wrong = await client.delete("/api/orders")
     assert wrong.status_code == 405
     assert wrong.json()["type"].endswith("/method-not-allowed")
+
+
+async def test_a_key_naming_an_order_not_yet_inserted_is_in_flight(
+    client: Client, clock: FakeClock
+) -> None:
+    """The holder claimed the key and has not inserted its order yet (or died first)."""
+    runtime = client.app_runtime  # type: ignore[attr-defined]
+    payload = {"orderNumber": "ORD-67890", "amount": Decimal("149.99")}
+    fp = idempotency.fingerprint("POST", "/api/orders", payload)
+    later = clock.now + timedelta(seconds=30)
+    await runtime.store.idempotency.claim(
+        IdempotencyRecord(
+            scope="global", key="held", fingerprint=fp, state="in_progress", lease_token="other",
+            lease_expires_at=later, expires_at=clock.now + timedelta(hours=24),
+            result_order="ORD-67890",
+        )
+    )  # fmt: skip
+    busy = await client.post("/api/orders", headers=key("held"), content=order_body())
+    assert busy.status_code == 409
+    assert busy.json()["type"].endswith("/idempotency-in-progress")
+    clock.advance(seconds=31)  # the holder is gone: the retry takes over and creates it
+    taken = await client.post("/api/orders", headers=key("held"), content=order_body())
+    assert taken.status_code == 201
+    assert "idempotent-replayed" not in taken.headers
+    replay = await client.post("/api/orders", headers=key("held"), content=order_body())
+    assert (replay.content, replay.headers["idempotent-replayed"]) == (taken.content, "true")
+
+
+async def test_an_order_of_that_number_made_by_another_key_does_not_complete_a_key(
+    client: Client, clock: FakeClock
+) -> None:
+    """A record naming an order that another key created is not answered with that order."""
+    runtime = client.app_runtime  # type: ignore[attr-defined]
+    theirs = await client.post("/api/orders", headers=key("theirs"), content=order_body())
+    assert theirs.status_code == 201
+    payload = {"orderNumber": "ORD-67890", "amount": Decimal("149.99")}
+    fp = idempotency.fingerprint("POST", "/api/orders", payload)
+    await runtime.store.idempotency.claim(
+        IdempotencyRecord(
+            scope="global", key="mine", fingerprint=fp, state="in_progress", lease_token="dead",
+            lease_expires_at=clock.now, expires_at=clock.now + timedelta(hours=24),
+            result_order="ORD-67890",
+        )
+    )  # fmt: skip
+    mine = await client.post("/api/orders", headers=key("mine"), content=order_body())
+    assert mine.status_code == 409
+    assert mine.json()["type"].endswith("/order-exists")
+    again = await client.post("/api/orders", headers=key("mine"), content=order_body())
+    assert (again.content, again.headers["idempotent-replayed"]) == (mine.content, "true")

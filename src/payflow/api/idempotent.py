@@ -20,7 +20,7 @@ from payflow.errors import IdempotencyInProgress, IdempotencyKeyReused, PayflowE
 from payflow.lifespan import Runtime
 from payflow.store.base import StoredResponse
 
-Handler = Callable[[idempotency.Claim], Awaitable[StoredResponse]]
+Handler = Callable[[idempotency.Claim], Awaitable[StoredResponse | idempotency.SavedWithResult]]
 # The handlers read the header themselves (a missing key is `idempotency-key-missing`);
 # declaring it puts it in the OpenAPI document.
 KeyHeader = Annotated[
@@ -61,11 +61,13 @@ async def respond_once(
     payload: dict[str, Any],
     now: datetime,
     handler: Handler,
+    result_order: str | None = None,
 ) -> Response[bytes]:
     """Run `handler` at most once per client and key; a retry of the POST replays its answer.
 
     The caller validates `key` and `payload` first, so that a 400 is never recorded and
     the key can be retried with a corrected request. Replays and refused keys are counted.
+    `result_order`: a create names its order, whose insert keeps the response.
     """
     try:
         stored = await idempotency.execute(
@@ -77,6 +79,7 @@ async def respond_once(
             runtime.idempotency_policy,
             handler,
             stored_problem,
+            result_order,
         )
     except IdempotencyKeyReused:
         runtime.metrics.idempotency_conflicts.labels(reason="reused").inc()

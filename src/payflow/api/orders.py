@@ -1,13 +1,15 @@
 """Orders endpoints: create (idempotent), list, fetch, audit trail.
 
-Database round trips of `POST /api/orders` with a fresh key: 4 plus a shared journal
+Database round trips of `POST /api/orders` with a fresh key: 3 plus a shared journal
 flush — look the key up (a read: misses), claim it (an insert on the unique key: the
-atomic decision), insert the order with its payment job (one document, so accepting and
-enqueueing cannot be split by a crash), store the response for replays; then wait for
-the journal flush that makes all three durable before answering (group commit:
-`store.mongo.journal`). The look-up, claim and insert are batched with concurrent
-requests' (`store.mongo.batching`), so under load each is a fraction of a round trip.
-A replay is 1 read, no write. `GET` paths are 1.
+atomic decision), insert the order with its payment job and the response for the key's
+replays (one document, so accepting, enqueueing and answering cannot be split by a
+crash); then wait for the journal flush that makes both durable before answering (group
+commit: `store.mongo.journal`). No write completes the key record: it names the order,
+and the order's existence completes it (`idempotency.SavedWithResult`). The look-up,
+claim and insert are batched with concurrent requests' (`store.mongo.batching`), so
+under load each is a fraction of a round trip. A replay is 2 reads (the record, then the
+order that keeps the response), no write. `GET` paths are 1.
 """
 
 from __future__ import annotations
@@ -97,7 +99,7 @@ class OrdersController(Controller):
         order_in = parse_create_order(payload)
         now = runtime.clock()
 
-        async def create(claim: idempotency.Claim) -> StoredResponse:
+        async def create(claim: idempotency.Claim) -> StoredResponse | idempotency.SavedWithResult:
             record = claim.record  # the order carries it, so a takeover knows its own order
             order = Order(
                 id=new_order_id(),
@@ -113,29 +115,34 @@ class OrdersController(Controller):
             )
             ref = IdempotencyRef(record.scope, record.key, record.fingerprint)
             due_at = now + processing_delay(runtime, order_in.processing_delay_ms)
+            response = created(order)
             try:
-                await runtime.store.orders.insert(order, ref, due_at)
+                await runtime.store.orders.insert(order, ref, due_at, response)
             except OrderNumberTaken:
                 existing = await runtime.store.orders.get_with_ref(order.order_number)
-                if existing is not None and existing[1] == ref:
+                if existing is not None and existing.ref == ref:
                     # A holder that died after inserting: its order is this request's result.
                     runtime.metrics.orders_created.inc()
                     log.info(
                         "order_created",
-                        order_number=existing[0].order_number,
-                        order_id=existing[0].id,
+                        order_number=existing.order.order_number,
+                        order_id=existing.order.id,
                         resumed=True,
                     )
-                    return created(existing[0])
+                    if existing.response is None:  # inserted by a payflow that kept none
+                        return created(existing.order)
+                    return idempotency.SavedWithResult(existing.response)
                 raise OrderExists(
                     f"An order with orderNumber {order.order_number!r} already exists."
                 ) from None
             runtime.queue.schedule(ORDER_PREFIX + order.id, due_at)
             runtime.metrics.orders_created.inc()
             log.info("order_created", order_number=order.order_number, order_id=order.id)
-            return created(order)
+            return idempotency.SavedWithResult(response)
 
-        return await respond_once(request, runtime, key, CREATE_ROUTE, payload, now, create)
+        return await respond_once(
+            request, runtime, key, CREATE_ROUTE, payload, now, create, order_in.order_number
+        )
 
     @get(
         "/",

@@ -53,6 +53,15 @@ class StoredResponse:
 
 
 @dataclass(frozen=True, slots=True)
+class OrderWithRef:
+    """An order with the key that created it and the answer kept for that key's replays."""
+
+    order: Order
+    ref: IdempotencyRef | None
+    response: StoredResponse | None
+
+
+@dataclass(frozen=True, slots=True)
 class IdempotencyRecord:
     scope: str
     key: str
@@ -62,6 +71,9 @@ class IdempotencyRecord:
     lease_expires_at: datetime
     expires_at: datetime
     response: StoredResponse | None = None
+    # The order whose document will carry the response (a create): the record is completed
+    # as soon as that order exists with this key, without a write of its own.
+    result_order: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,20 +178,29 @@ class IdempotencyStore(Protocol):
     async def complete(self, record: IdempotencyRecord, response: StoredResponse) -> bool:
         """Store the response if we still hold the lease."""
 
+    async def settle(self) -> None:
+        """Make the flow's writes durable when its result already carries the response."""
+
     async def release(self, record: IdempotencyRecord) -> None:
         """Forget the key (after a 5xx) so the retry executes again."""
 
 
 class OrderStore(Protocol):
-    async def insert(self, order: Order, ref: IdempotencyRef | None, due_at: datetime) -> None:
-        """Insert the order with its processing job queued; raise `OrderNumberTaken`."""
+    async def insert(
+        self,
+        order: Order,
+        ref: IdempotencyRef | None,
+        due_at: datetime,
+        response: StoredResponse | None = None,
+    ) -> None:
+        """Insert the order with its processing job queued; raise `OrderNumberTaken`.
+
+        `response`: the create's answer, kept with `ref` for replays of the key."""
 
     async def get(self, order_number: str, scope: str | None = None) -> Order | None:
         """The order; with `scope`, only if that client created it (else None, as if absent)."""
 
-    async def get_with_ref(
-        self, order_number: str
-    ) -> tuple[Order, IdempotencyRef | None] | None: ...
+    async def get_with_ref(self, order_number: str) -> OrderWithRef | None: ...
 
     async def page(
         self, status: OrderStatus | None, limit: int, cursor: str | None, scope: str | None = None

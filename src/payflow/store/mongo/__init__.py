@@ -37,10 +37,11 @@ class MongoStore:
         concern = JOURNALED if journaled else WriteConcern(w=1)
         # Group commit for the hot paths' last writes (store/mongo/journal.py).
         self.journal = JournalBarrier(_coll(database, "journal", concern))
-        self.idempotency = MongoIdempotencyStore(
-            _coll(database, "idempotency", concern), self.journal
-        )
         self.orders = MongoOrderStore(_coll(database, "orders", concern), self.journal)
+        # A create's record reads as completed once its order exists (store/mongo/idempotency).
+        self.idempotency = MongoIdempotencyStore(
+            _coll(database, "idempotency", concern), self.journal, self.orders.saved_response
+        )
         self.events = MongoEventStore(_coll(database, "events", concern))
         self.deliveries = MongoDeliveryStore(_coll(database, "deliveries", concern), self.journal)
         self.payments = MongoPaymentStore(_coll(database, "payments", concern), self.journal)

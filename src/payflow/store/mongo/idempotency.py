@@ -4,11 +4,17 @@ A record's `_id` is derived from (scope, key), so every later step (complete, re
 take over) is a point lookup on `_id` plus the lease token. A filter naming
 scope, key and token instead is served by some servers (the embedded one among them)
 from the `(scope, key)` index's leading field alone: every record of the scope.
+
+A create's record is never updated to `completed`: its order is inserted with the key and
+the response (`resultOrder` names it), so the record reads as completed once that order
+exists. That saves the create an update, the dearest write on the embedded server
+(docs/performance.md); a replay of a create reads the record, then the order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from bson import Binary
@@ -23,11 +29,21 @@ if TYPE_CHECKING:
     from payflow.store.mongo.journal import JournalBarrier
 
 
+# The response a record's result (its order) carries, if that result exists for the record.
+ResultLookup = Callable[[IdempotencyRecord], Awaitable[StoredResponse | None]]
+
+
 class MongoIdempotencyStore:
-    def __init__(self, collection: Collection, journal: JournalBarrier | None = None) -> None:
+    def __init__(
+        self,
+        collection: Collection,
+        journal: JournalBarrier | None = None,
+        results: ResultLookup | None = None,
+    ) -> None:
         self.collection = collection
         self.staged = staged(collection)
         self.journal = journal
+        self.results = results
         # Concurrent requests' look-ups and claims go together (store/mongo/batching.py).
         self._reads: Batcher[str, dict[str, Any] | None] = Batcher(self._find_each)
         self._inserts: Batcher[dict[str, Any], bool] = Batcher(
@@ -42,7 +58,7 @@ class MongoIdempotencyStore:
         # It decides nothing: a record that is there would be returned by the upsert too.
         existing = await self._reads.submit(record_id(record))
         if existing is not None:
-            return _record(existing)
+            return await self._as_found(existing)
         # An insert, not an upsert: the embedded server (SecantusDB 0.7.0b3) answers
         # concurrent `$setOnInsert` upserts of one key with "no document before" (or none
         # after) for several of them, so each would think it had won. The unique `_id`
@@ -51,11 +67,21 @@ class MongoIdempotencyStore:
             if not await self._inserts.submit({"_id": record_id(record), **_record_doc(record)}):
                 found = await self.collection.find_one({"_id": record_id(record)})
                 if found is not None:
-                    return _record(found)
+                    return await self._as_found(found)
                 continue  # released in between: try again
             return None
         found = await self.collection.find_one({"_id": record_id(record)})
-        return None if found is None else _record(found)
+        return None if found is None else await self._as_found(found)
+
+    async def _as_found(self, doc: Mapping[str, Any]) -> IdempotencyRecord:
+        """The record, completed with its result's response when its result carries one."""
+        record = _record(doc)
+        if record.state != "in_progress" or record.result_order is None or self.results is None:
+            return record
+        response = await self.results(record)
+        if response is None:
+            return record  # still running, or its holder died before inserting the order
+        return replace(record, state="completed", response=response)
 
     async def _find_each(self, ids: list[str]) -> list[dict[str, Any] | None]:
         found = {doc["_id"]: doc async for doc in self.collection.find({"_id": {"$in": ids}})}
@@ -64,21 +90,12 @@ class MongoIdempotencyStore:
     async def replace_if_token(self, expected_token: str, record: IdempotencyRecord) -> bool:
         result = await self.collection.update_one(
             {"_id": record_id(record), "leaseToken": expected_token},
-            {"$set": _record_doc(record), "$unset": {"response": ""}},
+            {"$set": _record_doc(record), "$unset": _left_out(record)},
         )
         return bool(result.modified_count == 1)
 
     async def complete(self, record: IdempotencyRecord, response: StoredResponse) -> bool:
-        update = {
-            "$set": {
-                "state": "completed",
-                "response": {
-                    "status": response.status,
-                    "headers": [[k, v] for k, v in response.headers.items()],
-                    "body": Binary(response.body),
-                },
-            }
-        }
+        update = {"$set": {"state": "completed", "response": response_doc(response)}}
         return await update_durably(  # the create flow's journal flush, batched
             self.collection,
             self.journal,
@@ -86,6 +103,10 @@ class MongoIdempotencyStore:
             {"_id": record_id(record), "leaseToken": record.lease_token},
             update,
         )
+
+    async def settle(self) -> None:
+        if self.journal is not None:  # else every write was journaled on its own
+            await self.journal.sync()
 
     async def release(self, record: IdempotencyRecord) -> None:
         await write_durably(
@@ -100,8 +121,25 @@ def record_id(record: IdempotencyRecord) -> str:
     return f"{record.scope} {record.key}"
 
 
-def _record_doc(record: IdempotencyRecord) -> dict[str, Any]:
+def response_doc(response: StoredResponse) -> dict[str, Any]:
+    """A response as stored for replays (on a record, or on the order a create made)."""
     return {
+        "status": response.status,
+        "headers": [[k, v] for k, v in response.headers.items()],
+        "body": Binary(response.body),
+    }
+
+
+def stored_response(doc: Mapping[str, Any]) -> StoredResponse:
+    return StoredResponse(
+        status=int(doc["status"]),
+        headers={str(k): str(v) for k, v in doc["headers"]},
+        body=bytes(doc["body"]),
+    )
+
+
+def _record_doc(record: IdempotencyRecord) -> dict[str, Any]:
+    doc: dict[str, Any] = {
         "scope": record.scope,
         "key": record.key,
         "fingerprint": record.fingerprint,
@@ -110,17 +148,22 @@ def _record_doc(record: IdempotencyRecord) -> dict[str, Any]:
         "leaseExpiresAt": record.lease_expires_at,
         "expiresAt": record.expires_at,
     }
+    if record.result_order is not None:
+        doc["resultOrder"] = record.result_order
+    return doc
+
+
+def _left_out(record: IdempotencyRecord) -> dict[str, str]:
+    """What a replaced record must lose: the old response, and an order it does not name."""
+    fields = {"response": ""}
+    if record.result_order is None:
+        fields["resultOrder"] = ""
+    return fields
 
 
 def _record(doc: Mapping[str, Any]) -> IdempotencyRecord:
     stored = doc.get("response")
-    response = None
-    if stored is not None:
-        response = StoredResponse(
-            status=int(stored["status"]),
-            headers={str(k): str(v) for k, v in stored["headers"]},
-            body=bytes(stored["body"]),
-        )
+    response = None if stored is None else stored_response(stored)
     return IdempotencyRecord(
         scope=doc["scope"],
         key=doc["key"],
@@ -130,4 +173,5 @@ def _record(doc: Mapping[str, Any]) -> IdempotencyRecord:
         lease_expires_at=as_utc(doc["leaseExpiresAt"]),
         expires_at=as_utc(doc["expiresAt"]),
         response=response,
+        result_order=doc.get("resultOrder"),
     )

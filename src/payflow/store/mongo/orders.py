@@ -18,10 +18,20 @@ from pymongo import DESCENDING, ReturnDocument
 from payflow.domain.money import from_minor, to_minor
 from payflow.domain.orders import CANCELABLE, REFUNDABLE, Order, OrderStatus
 from payflow.ids import token as new_token
-from payflow.store.base import IdempotencyRef, Job, ListPage, OrderNumberTaken, PaymentApplied
+from payflow.store.base import (
+    IdempotencyRecord,
+    IdempotencyRef,
+    Job,
+    ListPage,
+    OrderNumberTaken,
+    OrderWithRef,
+    PaymentApplied,
+    StoredResponse,
+)
 from payflow.store.mongo import jobs
 from payflow.store.mongo.batching import Batcher, insert_each, update_each
 from payflow.store.mongo.common import after_cursor, encode_cursor, staged, update_durably
+from payflow.store.mongo.idempotency import response_doc, stored_response
 from payflow.timefmt import as_utc
 
 if TYPE_CHECKING:
@@ -48,8 +58,15 @@ class MongoOrderStore:
         self._payments: Batcher[tuple[dict[str, Any], dict[str, Any]], bool] = Batcher(
             lambda items: update_each(self.staged, items, key="orderNumber")
         )
+        self._keyed: Batcher[str, dict[str, Any] | None] = Batcher(self._keys_of)
 
-    async def insert(self, order: Order, ref: IdempotencyRef | None, due_at: datetime) -> None:
+    async def insert(
+        self,
+        order: Order,
+        ref: IdempotencyRef | None,
+        due_at: datetime,
+        response: StoredResponse | None = None,
+    ) -> None:
         doc = _order_doc(order)
         if ref is not None:
             doc["idempotency"] = {
@@ -57,6 +74,8 @@ class MongoOrderStore:
                 "key": ref.key,
                 "fingerprint": ref.fingerprint,
             }
+            if response is not None:  # the key's replays read it here (store/mongo/idempotency)
+                doc["idempotency"]["response"] = response_doc(response)
         # The payment job lives on the order: creating and enqueueing is one atomic insert.
         doc["processing"] = jobs.queued(due_at)
         # Staged, then the idempotency record (journaled); batched with concurrent creates.
@@ -67,14 +86,37 @@ class MongoOrderStore:
         doc = await self.collection.find_one(_number(order_number, scope), _ORDER_PROJECTION)
         return None if doc is None else _order(doc)
 
-    async def get_with_ref(self, order_number: str) -> tuple[Order, IdempotencyRef | None] | None:
+    async def get_with_ref(self, order_number: str) -> OrderWithRef | None:
         doc = await self.collection.find_one({"orderNumber": order_number}, {"processing": 0})
         if doc is None:
             return None
-        ref = doc.get("idempotency")
-        return _order(doc), (
-            None if ref is None else IdempotencyRef(ref["scope"], ref["key"], ref["fingerprint"])
+        keyed = doc.get("idempotency")
+        if keyed is None:
+            return OrderWithRef(_order(doc), None, None)
+        ref = IdempotencyRef(keyed["scope"], keyed["key"], keyed["fingerprint"])
+        saved = keyed.get("response")
+        return OrderWithRef(_order(doc), ref, None if saved is None else stored_response(saved))
+
+    async def saved_response(self, record: IdempotencyRecord) -> StoredResponse | None:
+        """The response `record`'s create kept on its order, if that order exists for it.
+
+        Replays of creates ask this (batched with each other): one read by orderNumber."""
+        if record.result_order is None:
+            return None
+        keyed = await self._keyed.submit(record.result_order)
+        if keyed is None or "response" not in keyed:
+            return None
+        made_by = (keyed["scope"], keyed["key"], keyed["fingerprint"])
+        if made_by != (record.scope, record.key, record.fingerprint):
+            return None  # an order of that number made by another key (a 409 for this one)
+        return stored_response(keyed["response"])
+
+    async def _keys_of(self, numbers: list[str]) -> list[dict[str, Any] | None]:
+        found = self.collection.find(
+            {"orderNumber": {"$in": numbers}}, {"orderNumber": 1, "idempotency": 1}
         )
+        keyed = {doc["orderNumber"]: doc.get("idempotency") async for doc in found}
+        return [keyed.get(number) for number in numbers]
 
     async def page(
         self, status: OrderStatus | None, limit: int, cursor: str | None, scope: str | None = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +19,24 @@ Client = AsyncTestClient[Any]
 
 def key(name: str = "key-1") -> dict[str, str]:
     return {"Idempotency-Key": name, "Content-Type": "application/json"}
+
+
+async def held_key(
+    client: Client, name: str, lease_until: datetime, expires_at: datetime, **fields: Any
+) -> None:
+    """Put `name` in flight for `order_body()`, held by another (maybe dead) request."""
+    payload = {"orderNumber": "ORD-67890", "amount": Decimal("149.99")}
+    record = IdempotencyRecord(
+        scope="global",
+        key=name,
+        fingerprint=idempotency.fingerprint("POST", "/api/orders", payload),
+        state=idempotency.IN_PROGRESS,
+        lease_token="other",
+        lease_expires_at=lease_until,
+        expires_at=expires_at,
+        **fields,
+    )
+    await client.app_runtime.store.idempotency.claim(record)  # type: ignore[attr-defined]
 
 
 async def test_create_returns_201_with_location_and_exact_amount(client: Client) -> None:
@@ -95,17 +113,9 @@ async def test_same_key_with_another_body_is_422(client: Client) -> None:
 
 
 async def test_key_in_flight_is_409_with_retry_after(client: Client, clock: FakeClock) -> None:
-    runtime = client.app_runtime  # type: ignore[attr-defined]
     body = order_body()
-    payload = {"orderNumber": "ORD-67890", "amount": Decimal("149.99")}
-    fp = idempotency.fingerprint("POST", "/api/orders", payload)
     later = clock.now + timedelta(seconds=10)
-    await runtime.store.idempotency.claim(
-        IdempotencyRecord(
-            scope="global", key="busy", fingerprint=fp, state="in_progress", lease_token="other",
-            lease_expires_at=later, expires_at=later,
-        )
-    )  # fmt: skip
+    await held_key(client, "busy", later, later)
     response = await client.post("/api/orders", headers=key("busy"), content=body)
     assert response.status_code == 409
     assert response.headers["retry-after"] == "1"
@@ -291,17 +301,8 @@ async def test_a_key_naming_an_order_not_yet_inserted_is_in_flight(
     client: Client, clock: FakeClock
 ) -> None:
     """The holder claimed the key and has not inserted its order yet (or died first)."""
-    runtime = client.app_runtime  # type: ignore[attr-defined]
-    payload = {"orderNumber": "ORD-67890", "amount": Decimal("149.99")}
-    fp = idempotency.fingerprint("POST", "/api/orders", payload)
-    later = clock.now + timedelta(seconds=30)
-    await runtime.store.idempotency.claim(
-        IdempotencyRecord(
-            scope="global", key="held", fingerprint=fp, state="in_progress", lease_token="other",
-            lease_expires_at=later, expires_at=clock.now + timedelta(hours=24),
-            result_order="ORD-67890",
-        )
-    )  # fmt: skip
+    day = clock.now + timedelta(hours=24)
+    await held_key(client, "held", clock.now + timedelta(seconds=30), day, result_order="ORD-67890")
     busy = await client.post("/api/orders", headers=key("held"), content=order_body())
     assert busy.status_code == 409
     assert busy.json()["type"].endswith("/idempotency-in-progress")
@@ -317,18 +318,10 @@ async def test_an_order_of_that_number_made_by_another_key_does_not_complete_a_k
     client: Client, clock: FakeClock
 ) -> None:
     """A record naming an order that another key created is not answered with that order."""
-    runtime = client.app_runtime  # type: ignore[attr-defined]
     theirs = await client.post("/api/orders", headers=key("theirs"), content=order_body())
     assert theirs.status_code == 201
-    payload = {"orderNumber": "ORD-67890", "amount": Decimal("149.99")}
-    fp = idempotency.fingerprint("POST", "/api/orders", payload)
-    await runtime.store.idempotency.claim(
-        IdempotencyRecord(
-            scope="global", key="mine", fingerprint=fp, state="in_progress", lease_token="dead",
-            lease_expires_at=clock.now, expires_at=clock.now + timedelta(hours=24),
-            result_order="ORD-67890",
-        )
-    )  # fmt: skip
+    day = clock.now + timedelta(hours=24)
+    await held_key(client, "mine", clock.now, day, result_order="ORD-67890")  # its holder died
     mine = await client.post("/api/orders", headers=key("mine"), content=order_body())
     assert mine.status_code == 409
     assert mine.json()["type"].endswith("/order-exists")

@@ -93,9 +93,7 @@ class MongoOrderStore:
         keyed = doc.get("idempotency")
         if keyed is None:
             return OrderWithRef(_order(doc), None, None)
-        ref = IdempotencyRef(keyed["scope"], keyed["key"], keyed["fingerprint"])
-        saved = keyed.get("response")
-        return OrderWithRef(_order(doc), ref, None if saved is None else stored_response(saved))
+        return OrderWithRef(_order(doc), *_made_by(keyed))
 
     async def saved_response(self, record: IdempotencyRecord) -> StoredResponse | None:
         """The response `record`'s create kept on its order, if that order exists for it.
@@ -104,12 +102,12 @@ class MongoOrderStore:
         if record.result_order is None:
             return None
         keyed = await self._keyed.submit(record.result_order)
-        if keyed is None or "response" not in keyed:
+        if keyed is None:
             return None
-        made_by = (keyed["scope"], keyed["key"], keyed["fingerprint"])
-        if made_by != (record.scope, record.key, record.fingerprint):
+        ref, response = _made_by(keyed)
+        if ref != IdempotencyRef(record.scope, record.key, record.fingerprint):
             return None  # an order of that number made by another key (a 409 for this one)
-        return stored_response(keyed["response"])
+        return response
 
     async def _keys_of(self, numbers: list[str]) -> list[dict[str, Any] | None]:
         found = self.collection.find(
@@ -327,6 +325,14 @@ def _number(order_number: str, scope: str | None) -> dict[str, Any]:
 
 def _values(statuses: frozenset[OrderStatus]) -> list[str]:
     return sorted(status.value for status in statuses)
+
+
+def _made_by(keyed: Mapping[str, Any]) -> tuple[IdempotencyRef, StoredResponse | None]:
+    """An order's `idempotency` field: the key that created it, and the answer kept for the
+    key's replays (none on orders inserted before payflow kept it there)."""
+    saved = keyed.get("response")
+    ref = IdempotencyRef(keyed["scope"], keyed["key"], keyed["fingerprint"])
+    return ref, None if saved is None else stored_response(saved)
 
 
 def _order_doc(order: Order) -> dict[str, Any]:

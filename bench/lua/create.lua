@@ -1,10 +1,13 @@
 -- POST /api/orders with a fresh Idempotency-Key and orderNumber on every request.
--- Arguments (after `--`): <run prefix> [<orders per thread; 0 = until the duration ends>]
+-- Arguments (after `--`): <run prefix> [<orders per thread; 0 = until the duration ends>
+-- [<tally file>]]
 -- Ids are <prefix>-<thread>-<n>: unique across threads, and across runs by the prefix.
 -- With a limit a thread sends that many creates, then /health/live (which creates
 -- nothing) until its create answers are in, or until its connections have all moved on to
 -- /health/live.
--- The database, not wrk, counts the orders made.
+-- The database, not wrk, counts the orders made. With a tally file each thread appends
+-- "<thread> <answers>" every 100 answers and "<thread> done" when it stops, so the bench
+-- follows a run without asking the database under test (bench/procs.py: Tally).
 package.path = debug.getinfo(1, "S").source:match("@(.*/)") .. "?.lua;" .. package.path
 require("summary")
 
@@ -16,10 +19,20 @@ end
 
 local prefix, limit, sent, answered, idle = "b", 0, 0, 0, 0
 local headers = { ["Content-Type"] = "application/json" }
+local tally = nil
+
+local function note(what)
+  local file = io.open(tally, "a")
+  if file then
+    file:write(thread_no .. " " .. what .. "\n")
+    file:close()
+  end
+end
 
 function init(args)
   prefix = args[1] or "b"
   limit = tonumber(args[2] or "0") or 0
+  tally = args[3]
   if limit > 0 and thread_no == 1 then
     limit = limit + 1 -- wrk calls the first thread's request() once before the run
   end
@@ -30,8 +43,12 @@ function init(args)
         idle = idle + 1
       else
         answered = answered + 1
+        if tally and answered % 100 == 0 then note(answered) end
       end
-      if answered >= limit or idle >= 64 then wrk.thread:stop() end
+      if answered >= limit or idle >= 64 then
+        if tally then note("done") end
+        wrk.thread:stop()
+      end
     end
   end
 end

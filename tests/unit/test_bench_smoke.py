@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench import report
+from bench import procs, report
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -127,3 +127,10 @@ def test_a_quick_run_keeps_the_latest_full_report(tmp_path: Path) -> None:
     report.write(fake_results(), tmp_path, "2036-11-22T20-47-01Z", latest="latest-quick")
     assert not (tmp_path / "latest.md").exists()
     assert "latest-quick.png" in (tmp_path / "latest-quick.md").read_text()
+
+
+def test_a_tally_sums_each_threads_latest_count_and_counts_the_stopped(tmp_path: Path) -> None:
+    tally = procs.Tally(tmp_path / "run.tally", target=400)
+    assert tally.read() == (0, 0)  # wrk has not written yet
+    tally.path.write_text("1 100\n2 100\n1 200\n2 done\n1 done\n1 done\n")
+    assert tally.read() == (300, 2)

@@ -29,7 +29,7 @@ def drain(queue: WorkQueue) -> list[str]:
     items = []
     while True:
         try:
-            items.append(queue.receive.receive_nowait())  # type: ignore[attr-defined]
+            items.append(queue.receive.receive_nowait())
         except anyio.WouldBlock:
             return items
 

@@ -17,7 +17,7 @@ import math
 from datetime import datetime
 
 import anyio
-from anyio.abc import ObjectReceiveStream, ObjectSendStream
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from payflow.timefmt import Clock
 
@@ -25,8 +25,8 @@ from payflow.timefmt import Clock
 class WorkQueue:
     def __init__(self, capacity: int, clock: Clock) -> None:
         send, receive = anyio.create_memory_object_stream[str](max_buffer_size=capacity)
-        self._send: ObjectSendStream[str] = send
-        self.receive: ObjectReceiveStream[str] = receive
+        self._send: MemoryObjectSendStream[str] = send
+        self.receive: MemoryObjectReceiveStream[str] = receive
         self._clock = clock
         self._capacity = capacity
         self._heap: list[tuple[datetime, str]] = []
@@ -37,6 +37,11 @@ class WorkQueue:
     @property
     def depth(self) -> int:
         return len(self.known)
+
+    @property
+    def ready(self) -> int:
+        """Due ids on the channel, waiting for a worker."""
+        return self.receive.statistics().current_buffer_used
 
     @property
     def room(self) -> int:
@@ -80,7 +85,7 @@ class WorkQueue:
 
     def _put(self, item: str) -> bool:
         try:
-            self._send.send_nowait(item)  # type: ignore[attr-defined]
+            self._send.send_nowait(item)
         except anyio.WouldBlock:
             self.known.discard(item)
             return False

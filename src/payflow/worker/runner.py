@@ -62,7 +62,13 @@ class Worker:
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(self.queue.run_timer)
                 tasks.start_soon(
-                    run_poller, p.store, self.queue, p.clock, self.poll_interval, self.poll_batch
+                    run_poller,
+                    p.store,
+                    self.queue,
+                    p.clock,
+                    self.poll_interval,
+                    self.poll_batch,
+                    self.concurrency,  # every worker has a due job next: the poll can wait
                 )
 
     @property

@@ -382,6 +382,7 @@ def _orders_then_paid(
             deadline=t0 + limit_s,
             label=f"{phase}: paying",
             progress=ctx.progress,
+            interval=1.0,
         )
         # Counted once, after the wait: a count is a scan on the embedded server.
         created = orders.count_documents({})
@@ -395,14 +396,15 @@ def _orders_then_paid(
 
 def settled(db: Database[dict[str, Any]]) -> bool:
     """No order job and no webhook delivery is waiting or under way: every order that will
-    be paid without a retry is Paid. Four indexed look-ups that stop at the first match, so
-    the check costs the database under test next to nothing, however many orders it holds
-    (a count would scan them all)."""
+    be paid without a retry is Paid. Up to four indexed look-ups, never a count (a scan of
+    every order). The embedded server reads every match of a look-up even for one answer,
+    so the states with few documents (work under way) are asked first: while the worker is
+    busy, the first look-up answers for a few dozen documents, not thousands."""
     open_work = (
-        (db.orders, "processing.state", "queued"),
         (db.orders, "processing.state", "processing"),
-        (db.deliveries, "state", "pending"),
         (db.deliveries, "state", "processing"),
+        (db.deliveries, "state", "pending"),
+        (db.orders, "processing.state", "queued"),
     )
     return all(
         collection.find_one({field: state}, {"_id": 1}) is None

@@ -64,9 +64,12 @@ async def test_an_order_whose_worker_died_is_taken_over_when_its_lease_expires(
     assert doc["processing"]["attempts"] == 2  # the dead holder's claim and the takeover
 
 
-async def test_a_delivery_whose_worker_died_is_taken_over_and_the_old_holder_cannot_record(
+async def test_a_job_whose_worker_died_during_its_first_attempt_is_taken_over_and_the_old_holder_cannot_record(  # noqa: E501
     mongo_db: Any, db_settings: Settings
 ) -> None:
+    """The order job holds its lease through the first attempts: a worker that dies
+    mid-request leaves no delivery behind, only the job, which the next worker runs
+    again once the lease expires (sending the same bytes)."""
     clock, target = FakeClock(), Target()
     target.gate = anyio.Event()  # the first worker's request never gets an answer
     settings = target_settings(db_settings)
@@ -86,7 +89,66 @@ async def test_a_delivery_whose_worker_died_is_taken_over_and_the_old_holder_can
 
             await eventually(in_flight, "the first worker's attempt in flight")
             tasks.cancel_scope.cancel()  # the worker dies mid-request, lease still held
-    (held,) = await mongo_db.deliveries.find({}).to_list(None)
+    assert await mongo_db.deliveries.count_documents({}) == 0
+    held = await mongo_db.orders.find_one({"_id": order_id})
+    assert held["processing"]["state"] == "processing"
+    assert held["processing"]["owner"] == dying.owner
+
+    target.gate = None
+    async with (
+        target.client() as http,
+        app_client(None, clock=clock, settings=settings, run_worker=True, http_client=http) as c,
+    ):
+        target.attach(c)
+        assert await nothing_is_due(store, clock)
+        clock.advance(seconds=LEASE.total_seconds())
+        await wait_for_status(c, number, "Paid")  # the job taken over, the event sent again
+        metrics = (await c.get("/metrics")).text
+        assert 'payflow_lease_takeovers_total{kind="order"} 1.0' in metrics
+    (recorded,) = await mongo_db.deliveries.find({}).to_list(None)
+    assert recorded["state"] == "succeeded"
+    assert [a["statusCode"] for a in recorded["log"]] == [200]
+    # The old holder wakes up: its attempt and its finish no longer write anything.
+    (delivery,) = await store.deliveries.for_event(recorded["eventId"])
+    late = Attempt(clock.now, 1, 200, 1.0)
+    assert not await store.deliveries.insert_attempted(
+        delivery, late, DeliveryState.SUCCEEDED, None
+    )
+    assert not await store.orders.finish_processing(order_id, dying.owner, clock.now)
+    after = await mongo_db.deliveries.find_one({"_id": recorded["_id"]})
+    assert [a["statusCode"] for a in after["log"]] == [200]
+
+
+async def test_a_retry_whose_worker_died_is_taken_over_and_the_old_holder_cannot_record(
+    mongo_db: Any, db_settings: Settings
+) -> None:
+    """A delivery that needs another attempt has a lease of its own while it is retried."""
+    clock, target = FakeClock(), Target()
+    target.status = 503  # the merchant is down for the first attempt
+    settings = target_settings(db_settings)
+    store = MongoStore(mongo_db)
+    async with (
+        target.client() as http,
+        app_client(None, clock=clock, settings=settings, http_client=http) as first,
+        processor_in_this_loop(first, mongo_db, http) as dying,
+    ):
+        (number,) = await create_orders(first, 1)
+        order_id = (await first.get(f"/api/orders/{number}")).json()["id"]
+        await dying.process_order(order_id)
+        (failed,) = await mongo_db.deliveries.find({}).to_list(None)
+        assert failed["state"] == "pending"
+        assert [a["statusCode"] for a in failed["log"]] == [503]
+        clock.advance(seconds=(failed["nextAttemptAt"] - clock.now).total_seconds())
+        target.status, target.gate = None, anyio.Event()  # back up, but the retry hangs
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(dying.deliver_by_id, failed["_id"])
+
+            async def in_flight() -> bool:
+                return len(target.received) == 2
+
+            await eventually(in_flight, "the retry in flight")
+            tasks.cancel_scope.cancel()  # the worker dies mid-request, lease still held
+    held = await mongo_db.deliveries.find_one({"_id": failed["_id"]})
     assert held["state"] == "processing"
     assert held["owner"] == dying.owner
 
@@ -98,16 +160,16 @@ async def test_a_delivery_whose_worker_died_is_taken_over_and_the_old_holder_can
         target.attach(c)
         assert await nothing_is_due(store, clock)
         clock.advance(seconds=LEASE.total_seconds())
-        await wait_for_status(c, number, "Paid")  # the delivery taken over and sent
+        await wait_for_status(c, number, "Paid")  # the retry taken over and sent
         metrics = (await c.get("/metrics")).text
         assert 'payflow_lease_takeovers_total{kind="delivery"} 1.0' in metrics
-    late = Attempt(clock.now, 1, 200, 1.0)
+    late = Attempt(clock.now, 2, 200, 1.0)
     assert not await store.deliveries.record_attempt(
         held["_id"], dying.owner, late, DeliveryState.SUCCEEDED, None
     )
     done = await mongo_db.deliveries.find_one({"_id": held["_id"]})
     assert done["state"] == "succeeded"
-    assert [a["statusCode"] for a in done["log"]] == [200]
+    assert [a["statusCode"] for a in done["log"]] == [503, 200]
 
 
 async def test_an_order_job_sends_to_every_endpoint_at_once(

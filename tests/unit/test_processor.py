@@ -110,6 +110,32 @@ async def test_redelivery_after_a_lost_finish_is_a_duplicate_not_a_second_paymen
     assert [e["outcome"] for e in trail] == ["applied"]  # the job saw Paid and sent nothing
 
 
+async def test_a_rerun_sends_nothing_where_a_delivery_was_recorded(
+    mock_db: Any, clock: FakeClock
+) -> None:
+    settings = make_settings(webhooks__target_url="http://127.0.0.1:9/nowhere")
+    async with app_client(
+        mock_db, clock=clock, settings=settings, deliver_in_process=False
+    ) as client:
+        order_id = await create(client, "A-1")
+        await processor_for(client).process_order(order_id)  # the merchant is down
+        # Pretend the process died after recording the delivery but before finishing.
+        await mock_db.orders.update_one(
+            {"_id": order_id},
+            {"$set": {"processing.state": "processing", "processing.leaseExpiresAt": clock.now}},
+        )
+        clock.advance(seconds=1)
+        await processor_for(client).process_order(order_id)
+        [delivery] = await mock_db.deliveries.find({"orderNumber": "A-1"}).to_list(None)
+        assert delivery["attempts"] == 1  # the retry is the delivery job's, not the re-run's
+        assert len(delivery["log"]) == 1
+        order_doc = await mock_db.orders.find_one({"_id": order_id})
+        assert order_doc["processing"]["state"] == "done"
+        assert order_doc["processing"]["attempts"] == 2
+        metrics = (await client.get("/metrics")).text
+        assert 'payflow_webhook_deliveries_total{result="failed"} 1.0' in metrics  # one send
+
+
 async def test_failed_delivery_is_rescheduled_with_backoff(mock_db: Any, clock: FakeClock) -> None:
     settings = make_settings(webhooks__target_url="http://127.0.0.1:9/nowhere")
     async with app_client(

@@ -105,9 +105,10 @@ class Job:
 
 @dataclass(frozen=True, slots=True)
 class RefundJob:
-    """A refund's event job, claimed under a lease."""
+    """A refund's event job, claimed under a lease; `attempts` counts this one."""
 
     refund: Refund
+    attempts: int
     took_over: bool
 
 
@@ -301,8 +302,8 @@ class EventStore(Protocol):
 
 
 class DeliveryStore(Protocol):
-    async def create_claimed(
-        self, delivery: Delivery, owner: str, lease_until: datetime
+    async def insert_attempted(
+        self, delivery: Delivery, attempt: Attempt, state: str, next_attempt_at: datetime | None
     ) -> bool: ...
 
     async def claim(
@@ -385,5 +386,9 @@ class Store(Protocol):
     def endpoints(self) -> EndpointStore: ...
 
     async def ensure_indexes(self) -> None: ...
+
+    async def sync(self) -> None:
+        """Return once every write this caller has had acknowledged is durable (a flush
+        shared with concurrent callers)."""
 
     async def ping(self) -> None: ...

@@ -3,28 +3,32 @@
 Order job (`process_order`), one per order, due at createdAt + simulated delay (and
 queued again, due at once, when the order is canceled):
     claim the order's job (lease) → decide what to announce (a Pending order's payment
-    outcome, a Canceled order's `order.canceled`) → emit it → mark the job done →
-    deliver right away.
+    outcome, a Canceled order's `order.canceled`) → emit it → mark the job done.
 Refund job (`process_refund`), one per refund, due when the refund is made:
-    claim → emit `refund.succeeded` → mark the job done → deliver right away.
-Emitting (`_emit`, shared): save the event (deterministic id, first bytes win) → create
-    one delivery per endpoint that wants it, already leased to us.
-Delivery job (`deliver`), one per (event, endpoint):
+    claim → emit `refund.succeeded` → mark the job done.
+Emitting (`_emit`, shared): save the event (deterministic id, first bytes win) and make
+    it durable → send it to every endpoint that wants it, all at once → record each
+    delivery with that first attempt (succeeded, retry later, or dead).
+Delivery job (`deliver`), one per (event, endpoint) that needs another attempt:
     claim (lease) → sign and POST → log the attempt → succeeded, retry later, or dead.
 
 A crash anywhere leaves a lease that expires; the poller hands the job to whichever
 process comes next, which repeats the steps. Because the event id is derived from the
 order and the delivery id from (event, endpoint), a re-run writes nothing new and
 re-sends the very same bytes, which the receiver answers with `duplicate`: an order is
-delivered at least once and paid exactly once.
+delivered at least once and paid exactly once. A re-run (a job claimed before) first
+reads which deliveries exist and sends only where none does; the rest are the delivery
+job's. The order's lease covers the first attempts, so a delivery needs no lease of its
+own until it is retried.
 
-Database round trips: order and refund jobs 3 + 1 per endpoint that wants the event
-(claim, save event, create each delivery, finish, then a journal flush shared with
-every concurrent flow; for orders the claim, event and deliveries are batched with other
-jobs' (`store.mongo.batching`), so under load they cost a fraction of a round trip each),
-then 1 per delivery attempt (log it, then the shared flush) — a delivery
-is created leased, so its first attempt needs no claim; a retry adds 1 (claim), and 1
-more when its endpoint is not in this process's directory (looked up by id).
+Database round trips: order and refund jobs 4 + 1 per endpoint that wants the event
+(claim, save event, a journal flush before anything is sent, record each delivery with
+its first attempt, finish, then a flush; every flush is shared with concurrent flows,
+and for orders the claim, event, deliveries and finish are batched with other jobs'
+(`store.mongo.batching`), so under load they cost a fraction of a round trip each); a
+re-run adds 1 (the deliveries that exist). A retry costs 2 (claim, log the attempt,
+then the shared flush), and 1 more when its endpoint is not in this process's directory
+(looked up by id).
 """
 
 from __future__ import annotations
@@ -118,12 +122,11 @@ class Processor:
             return
         if order.status is OrderStatus.PENDING:
             self.metrics.orders_processed.labels(result=event["type"]).inc()
-        mine = await self._emit(event, order.order_number, order.scope, now)
+        sent = await self._emit(event, order.order_number, order.scope, now, rerun=job.attempts > 1)
         await self.store.orders.finish_processing(order.id, self.owner, self.clock())
         bound.info(
-            "order_processed", event_id=event["id"], event_type=event["type"], deliveries=len(mine)
+            "order_processed", event_id=event["id"], event_type=event["type"], deliveries=sent
         )
-        await self._send(mine)
 
     async def process_refund(self, refund_id: str) -> None:
         now = self.clock()
@@ -136,56 +139,57 @@ class Processor:
         if job.took_over:
             self.metrics.lease_takeovers.labels(kind="refund").inc()
         event = refund_succeeded_event(refund, now)
-        mine = await self._emit(event, refund.order_number, refund.scope, now)
+        sent = await self._emit(
+            event, refund.order_number, refund.scope, now, rerun=job.attempts > 1
+        )
         await self.store.refunds.finish_processing(refund.id, self.owner, self.clock())
         log.info(
             "refund_processed",
             order_number=refund.order_number,
             refund_id=refund.id,
             event_id=event["id"],
-            deliveries=len(mine),
+            deliveries=sent,
         )
-        await self._send(mine)
 
     async def _emit(
-        self, event: dict[str, Any], order_number: str, scope: str | None, now: datetime
-    ) -> list[tuple[Delivery, Endpoint]]:
-        """Save the event (first bytes win) and create a delivery, leased to us, for each
-        endpoint that wants it. The deliveries a re-run finds already there are left to
-        the poller; the ones returned are this run's to send."""
+        self,
+        event: dict[str, Any],
+        order_number: str,
+        scope: str | None,
+        now: datetime,
+        *,
+        rerun: bool,
+    ) -> int:
+        """Save the event (first bytes win), then send it to each endpoint that wants it and
+        record each delivery with that first attempt; how many were sent. A re-run sends
+        only where no delivery exists yet: the others are the delivery job's."""
         body = await self.store.events.save(
             event["id"], encode(event), event["type"], order_number, now, scope
         )
-        mine: list[tuple[Delivery, Endpoint]] = []
-        for endpoint in self.endpoints():
-            if not endpoint.wants(event["type"]):
-                continue
-            delivery = Delivery(
-                id=delivery_id(event["id"], endpoint.id),
-                event_id=event["id"],
-                event_type=event["type"],
-                order_number=order_number,
-                endpoint_id=endpoint.id,
-                url=endpoint.url,
-                body=body,
-                state=PENDING,
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-            )
-            if await self.store.deliveries.create_claimed(delivery, self.owner, self._lease(now)):
-                mine.append((delivery, endpoint))
-            else:
-                # A re-run after a crash: the delivery exists; the poller sends it when due.
-                self.queue.schedule(DELIVERY_PREFIX + delivery.id, now)
-        return mine
-
-    async def _send(self, mine: list[tuple[Delivery, Endpoint]]) -> None:
-        # All at once: one after the other, a slow endpoint would hold the later
-        # deliveries past their lease, and another worker would send them a second time.
+        await self.store.sync()  # no webhook names an event that a crash could still lose
+        endpoints = [e for e in self.endpoints() if e.wants(event["type"])]
+        if rerun and endpoints:
+            recorded = {d.endpoint_id for d in await self.store.deliveries.for_event(event["id"])}
+            endpoints = [e for e in endpoints if e.id not in recorded]
+        # All at once: one after the other, a slow endpoint would hold the later ones past
+        # the job's lease, and another worker would send them a second time.
         async with anyio.create_task_group() as attempts:
-            for delivery, endpoint in mine:
+            for endpoint in endpoints:
+                delivery = Delivery(
+                    id=delivery_id(event["id"], endpoint.id),
+                    event_id=event["id"],
+                    event_type=event["type"],
+                    order_number=order_number,
+                    endpoint_id=endpoint.id,
+                    url=endpoint.url,
+                    body=body,
+                    state=PENDING,
+                    attempts=0,
+                    next_attempt_at=now,
+                    created_at=now,
+                )
                 attempts.start_soon(self._attempt, delivery, endpoint)
+        return len(endpoints)
 
     async def deliver_by_id(self, delivery_id_: str) -> None:
         now = self.clock()
@@ -233,14 +237,12 @@ class Processor:
             status_code=result.status_code,
         )
         if result.ok:
-            await self.store.deliveries.record_attempt(
-                delivery.id, self.owner, attempt, SUCCEEDED, None
-            )
+            await self._record(delivery, attempt, SUCCEEDED, None)
             self.metrics.deliveries.labels(result="succeeded").inc()
             bound.info("webhook_delivered", latency_ms=attempt.latency_ms)
             return
         if number >= self.config.max_attempts:
-            await self.store.deliveries.record_attempt(delivery.id, self.owner, attempt, DEAD, None)
+            await self._record(delivery, attempt, DEAD, None)
             self.metrics.deliveries.labels(result="dead").inc()
             self.metrics.dead_letters.inc()
             bound.warning("webhook_dead", error=result.error)
@@ -249,12 +251,24 @@ class Processor:
             number, self.config.retry_base_seconds, self.config.retry_max_seconds, self.jitter
         )
         due_at = now + timedelta(seconds=delay)
-        await self.store.deliveries.record_attempt(
-            delivery.id, self.owner, attempt, PENDING, due_at
-        )
+        await self._record(delivery, attempt, PENDING, due_at)
         self.metrics.deliveries.labels(result="failed").inc()
         bound.warning("webhook_failed", error=result.error, retry_in_s=round(delay, 3))
         self.queue.schedule(DELIVERY_PREFIX + delivery.id, due_at)
+
+    async def _record(
+        self, delivery: Delivery, attempt: Attempt, state: str, due_at: datetime | None
+    ) -> None:
+        """A first attempt records the delivery with it; a later one logs it on the delivery
+        it leased (if still its holder)."""
+        if attempt.number > 1:
+            await self.store.deliveries.record_attempt(
+                delivery.id, self.owner, attempt, state, due_at
+            )
+        elif not await self.store.deliveries.insert_attempted(delivery, attempt, state, due_at):
+            # Another run of the same job recorded its own first attempt first: the
+            # endpoint got the event twice (it answers the second with `duplicate`).
+            log.info("delivery_recorded_by_another_run", delivery_id=delivery.id)
 
     def _lease(self, now: datetime) -> datetime:
         return now + self.config.lease

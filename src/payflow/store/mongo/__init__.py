@@ -76,6 +76,9 @@ class MongoStore:
         await db.payments.create_index("orderNumber")
         await db.payments.create_index("eventKey")
 
+    async def sync(self) -> None:
+        await self.journal.sync()
+
     async def ping(self) -> None:
         await self.database.command("ping")
 

@@ -1,7 +1,9 @@
 """Deliveries: one per (event, endpoint), each a small job with a lease and an attempt log.
 
 A delivery carries the exact event bytes it sends, so an attempt needs no other
-read. States: pending → processing (leased) → succeeded | pending (retry later) | dead.
+read. It is recorded once its first attempt is made (by the order job, which holds the
+order's lease meanwhile), already in the state that attempt leads to. States after that:
+pending (retry later) → processing (leased) → succeeded | pending | dead.
 """
 
 from __future__ import annotations
@@ -38,10 +40,17 @@ class MongoDeliveryStore:
             lambda items: update_each(self.staged, items)
         )
 
-    async def create_claimed(self, delivery: Delivery, owner: str, lease_until: datetime) -> bool:
-        """Insert the delivery already leased to `owner`; False if it exists (a re-run)."""
+    async def insert_attempted(
+        self, delivery: Delivery, attempt: Attempt, state: str, next_attempt_at: datetime | None
+    ) -> bool:
+        """Record a delivery with its first attempt, made before this write; False if it
+        exists (another run of the same order job recorded its own first attempt first).
+
+        One insert where a delivery used to cost an insert before the attempt and an
+        update after it (on the embedded server an update costs about three inserts)."""
         doc = _delivery_doc(delivery)
-        doc.update(state=PROCESSING, owner=owner, leaseExpiresAt=lease_until)
+        doc.update(_outcome(attempt, state, next_attempt_at))
+        doc.update(attempts=1, log=[_attempt_doc(attempt)])
         # Staged (then `finish_processing`), batched with concurrent jobs' deliveries.
         return await self._inserts.submit(doc)
 
@@ -74,13 +83,11 @@ class MongoDeliveryStore:
     ) -> bool:
         """Log an attempt and move the state, if `owner` still holds the lease."""
         update: dict[str, Any] = {
-            "$set": {"state": state, "nextAttemptAt": next_attempt_at, "updatedAt": attempt.at},
+            "$set": _outcome(attempt, state, next_attempt_at),
             "$unset": {"owner": "", "leaseExpiresAt": ""},
             "$inc": {"attempts": 1},
             "$push": {"log": {"$each": [_attempt_doc(attempt)], "$slice": -LOG_LIMIT}},
         }
-        if state == SUCCEEDED:
-            update["$set"]["deliveredAt"] = attempt.at
         # The last step of a delivery: durable before this returns (the shared journal
         # flush), batched with concurrent deliveries' attempts.
         return await update_durably(
@@ -172,6 +179,18 @@ def _delivery_doc(delivery: Delivery) -> dict[str, Any]:
         "createdAt": delivery.created_at,
         "updatedAt": delivery.created_at,
     }
+
+
+def _outcome(attempt: Attempt, state: str, next_attempt_at: datetime | None) -> dict[str, Any]:
+    """The fields an attempt sets: the state it leads to, when to try again, when delivered."""
+    fields: dict[str, Any] = {
+        "state": state,
+        "nextAttemptAt": next_attempt_at,
+        "updatedAt": attempt.at,
+    }
+    if state == SUCCEEDED:
+        fields["deliveredAt"] = attempt.at
+    return fields
 
 
 def _attempt_doc(attempt: Attempt) -> dict[str, Any]:

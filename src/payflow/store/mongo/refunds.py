@@ -67,11 +67,11 @@ class MongoRefundStore:
             doc = await self.collection.find_one_and_update(
                 {"_id": refund_id, **claimable},
                 {"$set": jobs.lease(owner, lease_until), "$inc": {"processing.attempts": 1}},
-                projection=_PROJECTION,
-                return_document=ReturnDocument.AFTER,
+                return_document=ReturnDocument.AFTER,  # with `processing`: its attempts count
             )
             if doc is not None:
-                return RefundJob(_refund(doc), took_over=took_over)
+                attempts = int(doc["processing"]["attempts"])
+                return RefundJob(_refund(doc), attempts=attempts, took_over=took_over)
         return None
 
     async def finish_processing(self, refund_id: str, owner: str, now: datetime) -> bool:

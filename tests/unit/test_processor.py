@@ -136,6 +136,30 @@ async def test_a_rerun_sends_nothing_where_a_delivery_was_recorded(
         assert 'payflow_webhook_deliveries_total{result="failed"} 1.0' in metrics  # one send
 
 
+async def test_a_rerun_after_the_webhook_moved_the_order_still_delivers_the_saved_event(
+    client: Client, clock: FakeClock
+) -> None:
+    order_id = await create(client, "A-1")
+    runtime = client.app_runtime  # type: ignore[attr-defined]
+    await processor_for(client).process_order(order_id)
+    db = runtime.store.database
+    # Pretend the process died after its webhook moved the order to Paid, before the
+    # receipt and the delivery were written and before the job was marked done.
+    await db.payments.delete_many({})
+    await db.deliveries.delete_many({})
+    await db.orders.update_one(
+        {"_id": order_id},
+        {"$set": {"processing.state": "processing", "processing.leaseExpiresAt": clock.now}},
+    )
+    clock.advance(seconds=1)
+    await processor_for(client).process_order(order_id)
+    trail = (await client.get("/api/orders/A-1/events")).json()
+    assert [e["outcome"] for e in trail] == ["applied"]  # the saved event, delivered again
+    [delivery] = await db.deliveries.find({"orderNumber": "A-1"}).to_list(None)
+    assert delivery["state"] == "succeeded"
+    assert (await order(client, "A-1"))["status"] == "Paid"
+
+
 async def test_failed_delivery_is_rescheduled_with_backoff(mock_db: Any, clock: FakeClock) -> None:
     settings = make_settings(webhooks__target_url="http://127.0.0.1:9/nowhere")
     async with app_client(

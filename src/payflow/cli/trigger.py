@@ -24,8 +24,9 @@ from payflow.domain.payment_methods import OUTCOMES
 
 POLL_SECONDS = 0.2
 # An event that no endpoint wants has no deliveries; one that some endpoint wants gets
-# them within moments of being saved. Past this, "none yet" is taken to mean "none".
-NO_DELIVERIES_GRACE_SECONDS = 2.0
+# them all at once, when every endpoint has answered its first attempt (within the
+# webhook timeout, 10 s by default). Past this, "none yet" is taken to mean "none".
+NO_DELIVERIES_GRACE_SECONDS = 12.0
 BUILT_IN_ENDPOINT = "we_default"
 FINAL_DELIVERY_STATES = {"succeeded", "dead"}
 SUCCEEDING_METHOD = "pm_card_visa"
@@ -167,7 +168,7 @@ def _wait_for_deliveries(api: Api, event_id: str, deadline: float) -> list[dict[
     none_until = min(time.monotonic() + NO_DELIVERIES_GRACE_SECONDS, deadline)
     while True:
         deliveries: list[dict[str, Any]] = api.get(f"/api/events/{event_id}/deliveries")
-        # A delivery is attempted only once all of the event's deliveries exist.
+        # An event's deliveries are recorded together, each with its first attempt.
         settled = all(d["attempts"] > 0 and d["state"] != "processing" for d in deliveries)
         if (deliveries or time.monotonic() > none_until) and settled:
             return deliveries

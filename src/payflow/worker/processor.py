@@ -84,6 +84,16 @@ def new_owner_id() -> str:
     return f"w_{token(48)}"
 
 
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """What one delivery attempt leads to: the state, and when to try again if at all."""
+
+    attempt: Attempt
+    state: str
+    due_at: datetime | None = None
+    retry_in_s: float = 0.0
+
+
 @dataclass
 class Processor:
     store: Store
@@ -116,6 +126,9 @@ class Processor:
             self.metrics.lease_takeovers.labels(kind="order").inc()
             bound.info("order_job_taken_over")
         event = order_event(order, now)
+        if event is None and job.attempts > 1:
+            # A re-run after an earlier run's webhook moved the order: deliver what it saved.
+            event = await self._saved_payment_event(order, now)
         if event is None:
             # Decided elsewhere (e.g. a webhook from the developer's own tooling): nothing to emit.
             await self.store.orders.finish_processing(order.id, self.owner, now)
@@ -127,6 +140,16 @@ class Processor:
         bound.info(
             "order_processed", event_id=event["id"], event_type=event["type"], deliveries=sent
         )
+
+    async def _saved_payment_event(self, order: Order, now: datetime) -> dict[str, Any] | None:
+        """The payment event an earlier run of this order's job saved, if it did.
+
+        That run may have died after its webhook moved the order and before it recorded
+        the delivery: the event must still reach every endpoint (the receiver writes its
+        applied receipt then, should the crash have come before it)."""
+        event = payment_event(order, outcome_for(order.payment_method), now)
+        saved = await self.store.events.get(event["id"])
+        return None if saved is None else event  # its saved bytes are what `_emit` sends
 
     async def process_refund(self, refund_id: str) -> None:
         now = self.clock()
@@ -171,6 +194,11 @@ class Processor:
         if rerun and endpoints:
             recorded = {d.endpoint_id for d in await self.store.deliveries.for_event(event["id"])}
             endpoints = [e for e in endpoints if e.id not in recorded]
+        tried: list[tuple[Delivery, _Outcome]] = []
+
+        async def first_attempt(delivery: Delivery, endpoint: Endpoint) -> None:
+            tried.append((delivery, await self._try(delivery, endpoint)))
+
         # All at once: one after the other, a slow endpoint would hold the later ones past
         # the job's lease, and another worker would send them a second time.
         async with anyio.create_task_group() as attempts:
@@ -188,7 +216,12 @@ class Processor:
                     next_attempt_at=now,
                     created_at=now,
                 )
-                attempts.start_soon(self._attempt, delivery, endpoint)
+                attempts.start_soon(first_attempt, delivery, endpoint)
+        # Recorded together once every endpoint has answered (one batched insert), so a
+        # reader of the event's deliveries finds all of them or none.
+        async with anyio.create_task_group() as records:
+            for delivery, outcome in tried:
+                records.start_soon(self._settle, delivery, outcome)
         return len(endpoints)
 
     async def deliver_by_id(self, delivery_id_: str) -> None:
@@ -215,6 +248,10 @@ class Processor:
         await self._attempt(delivery, endpoint)
 
     async def _attempt(self, delivery: Delivery, endpoint: Endpoint) -> None:
+        await self._settle(delivery, await self._try(delivery, endpoint))
+
+    async def _try(self, delivery: Delivery, endpoint: Endpoint) -> _Outcome:
+        """Sign and send one attempt; what it leads to (nothing is written here)."""
         number = delivery.attempts + 1
         result = await self.sender.deliver(
             endpoint, delivery.body, delivery.event_id, number, int(self.clock().timestamp())
@@ -229,32 +266,40 @@ class Processor:
             response_excerpt=result.response_excerpt,
         )
         self.metrics.delivery_latency.observe(result.latency_seconds)
+        if result.ok:
+            return _Outcome(attempt, SUCCEEDED)
+        if number >= self.config.max_attempts:
+            return _Outcome(attempt, DEAD)
+        delay = retry_delay(
+            number, self.config.retry_base_seconds, self.config.retry_max_seconds, self.jitter
+        )
+        return _Outcome(attempt, PENDING, now + timedelta(seconds=delay), delay)
+
+    async def _settle(self, delivery: Delivery, outcome: _Outcome) -> None:
+        """Record an attempt's outcome, count it, log it, and queue the retry it asks for."""
+        attempt, state = outcome.attempt, outcome.state
+        await self._record(delivery, attempt, state, outcome.due_at)
         bound = log.bind(
             order_number=delivery.order_number,
             event_id=delivery.event_id,
             delivery_id=delivery.id,
-            attempt=number,
-            status_code=result.status_code,
+            attempt=attempt.number,
+            status_code=attempt.status_code,
         )
-        if result.ok:
-            await self._record(delivery, attempt, SUCCEEDED, None)
+        if state == SUCCEEDED:
             self.metrics.deliveries.labels(result="succeeded").inc()
             bound.info("webhook_delivered", latency_ms=attempt.latency_ms)
-            return
-        if number >= self.config.max_attempts:
-            await self._record(delivery, attempt, DEAD, None)
+        elif state == DEAD:
             self.metrics.deliveries.labels(result="dead").inc()
             self.metrics.dead_letters.inc()
-            bound.warning("webhook_dead", error=result.error)
-            return
-        delay = retry_delay(
-            number, self.config.retry_base_seconds, self.config.retry_max_seconds, self.jitter
-        )
-        due_at = now + timedelta(seconds=delay)
-        await self._record(delivery, attempt, PENDING, due_at)
-        self.metrics.deliveries.labels(result="failed").inc()
-        bound.warning("webhook_failed", error=result.error, retry_in_s=round(delay, 3))
-        self.queue.schedule(DELIVERY_PREFIX + delivery.id, due_at)
+            bound.warning("webhook_dead", error=attempt.error)
+        else:
+            self.metrics.deliveries.labels(result="failed").inc()
+            bound.warning(
+                "webhook_failed", error=attempt.error, retry_in_s=round(outcome.retry_in_s, 3)
+            )
+            if outcome.due_at is not None:
+                self.queue.schedule(DELIVERY_PREFIX + delivery.id, outcome.due_at)
 
     async def _record(
         self, delivery: Delivery, attempt: Attempt, state: str, due_at: datetime | None

@@ -7,6 +7,8 @@ takeover. The dead holder, should it wake up, can no longer write.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -21,6 +23,7 @@ from payflow.store.base import Attempt, DeliveryState, IdempotencyRef
 from payflow.store.mongo import MongoStore
 from payflow.worker.channel import WorkQueue
 from payflow.worker.poller import poll_once
+from payflow.worker.processor import Processor
 from tests.integration.target import (
     Target,
     create_orders,
@@ -33,6 +36,29 @@ from tests.waiting import eventually, wait_for_status
 pytestmark = pytest.mark.anyio
 
 LEASE = timedelta(seconds=30)  # processing.lease_seconds, the default
+
+
+@asynccontextmanager
+async def one_order_and_a_worker_to_kill(
+    mongo_db: Any, settings: Settings, clock: FakeClock, target: Target
+) -> AsyncIterator[tuple[Processor, str, str]]:
+    """An app with one order (no worker of its own), and a processor in the test's loop
+    that the test can cancel mid-job: (processor, order number, order id)."""
+    async with (
+        target.client() as http,
+        app_client(None, clock=clock, settings=settings, http_client=http) as first,
+        processor_in_this_loop(first, mongo_db, http) as dying,
+    ):
+        (number,) = await create_orders(first, 1)
+        order_id = (await first.get(f"/api/orders/{number}")).json()["id"]
+        yield dying, number, order_id
+
+
+def received(target: Target, count: int) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return len(target.received) == count
+
+    return check
 
 
 async def nothing_is_due(store: MongoStore, clock: FakeClock) -> bool:
@@ -75,20 +101,13 @@ async def test_a_job_whose_worker_died_during_its_first_attempt_is_taken_over_an
     settings = target_settings(db_settings)
     store = MongoStore(mongo_db)
     async with (
-        target.client() as http,
-        app_client(None, clock=clock, settings=settings, http_client=http) as first,
-        processor_in_this_loop(first, mongo_db, http) as dying,
+        one_order_and_a_worker_to_kill(mongo_db, settings, clock, target) as killed,
+        anyio.create_task_group() as tasks,
     ):
-        (number,) = await create_orders(first, 1)
-        order_id = (await first.get(f"/api/orders/{number}")).json()["id"]
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(dying.process_order, order_id)
-
-            async def in_flight() -> bool:
-                return len(target.received) == 1
-
-            await eventually(in_flight, "the first worker's attempt in flight")
-            tasks.cancel_scope.cancel()  # the worker dies mid-request, lease still held
+        dying, number, order_id = killed
+        tasks.start_soon(dying.process_order, order_id)
+        await eventually(received(target, 1), "the first worker's attempt in flight")
+        tasks.cancel_scope.cancel()  # the worker dies mid-request, lease still held
     assert await mongo_db.deliveries.count_documents({}) == 0
     held = await mongo_db.orders.find_one({"_id": order_id})
     assert held["processing"]["state"] == "processing"
@@ -127,13 +146,8 @@ async def test_a_retry_whose_worker_died_is_taken_over_and_the_old_holder_cannot
     target.status = 503  # the merchant is down for the first attempt
     settings = target_settings(db_settings)
     store = MongoStore(mongo_db)
-    async with (
-        target.client() as http,
-        app_client(None, clock=clock, settings=settings, http_client=http) as first,
-        processor_in_this_loop(first, mongo_db, http) as dying,
-    ):
-        (number,) = await create_orders(first, 1)
-        order_id = (await first.get(f"/api/orders/{number}")).json()["id"]
+    async with one_order_and_a_worker_to_kill(mongo_db, settings, clock, target) as killed:
+        dying, number, order_id = killed
         await dying.process_order(order_id)
         (failed,) = await mongo_db.deliveries.find({}).to_list(None)
         assert failed["state"] == "pending"
@@ -143,10 +157,7 @@ async def test_a_retry_whose_worker_died_is_taken_over_and_the_old_holder_cannot
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(dying.deliver_by_id, failed["_id"])
 
-            async def in_flight() -> bool:
-                return len(target.received) == 2
-
-            await eventually(in_flight, "the retry in flight")
+            await eventually(received(target, 2), "the retry in flight")
             tasks.cancel_scope.cancel()  # the worker dies mid-request, lease still held
     held = await mongo_db.deliveries.find_one({"_id": failed["_id"]})
     assert held["state"] == "processing"

@@ -35,6 +35,14 @@ async def order(client: Client, number: str) -> dict[str, Any]:
     return body
 
 
+async def died_holding_the_job(db: Any, order_id: str, clock: FakeClock) -> None:
+    """Put the order's job back as its holder left it when it died: leased, lease now out."""
+    await db.orders.update_one(
+        {"_id": order_id},
+        {"$set": {"processing.state": "processing", "processing.leaseExpiresAt": clock.now}},
+    )
+
+
 async def test_succeeding_card_is_paid_through_a_signed_webhook(client: Client) -> None:
     order_id = await create(client, "A-1")
     await processor_for(client).process_order(order_id)
@@ -100,10 +108,7 @@ async def test_redelivery_after_a_lost_finish_is_a_duplicate_not_a_second_paymen
     runtime = client.app_runtime  # type: ignore[attr-defined]
     await processor_for(client).process_order(order_id)
     # Pretend the process died after delivering but before recording it.
-    await runtime.store.database.orders.update_one(
-        {"_id": order_id},
-        {"$set": {"processing.state": "processing", "processing.leaseExpiresAt": clock.now}},
-    )
+    await died_holding_the_job(runtime.store.database, order_id, clock)
     clock.advance(seconds=1)
     await processor_for(client).process_order(order_id)
     trail = (await client.get("/api/orders/A-1/events")).json()
@@ -120,10 +125,7 @@ async def test_a_rerun_sends_nothing_where_a_delivery_was_recorded(
         order_id = await create(client, "A-1")
         await processor_for(client).process_order(order_id)  # the merchant is down
         # Pretend the process died after recording the delivery but before finishing.
-        await mock_db.orders.update_one(
-            {"_id": order_id},
-            {"$set": {"processing.state": "processing", "processing.leaseExpiresAt": clock.now}},
-        )
+        await died_holding_the_job(mock_db, order_id, clock)
         clock.advance(seconds=1)
         await processor_for(client).process_order(order_id)
         [delivery] = await mock_db.deliveries.find({"orderNumber": "A-1"}).to_list(None)
@@ -147,10 +149,7 @@ async def test_a_rerun_after_the_webhook_moved_the_order_still_delivers_the_save
     # receipt and the delivery were written and before the job was marked done.
     await db.payments.delete_many({})
     await db.deliveries.delete_many({})
-    await db.orders.update_one(
-        {"_id": order_id},
-        {"$set": {"processing.state": "processing", "processing.leaseExpiresAt": clock.now}},
-    )
+    await died_holding_the_job(db, order_id, clock)
     clock.advance(seconds=1)
     await processor_for(client).process_order(order_id)
     trail = (await client.get("/api/orders/A-1/events")).json()

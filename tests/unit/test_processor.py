@@ -35,6 +35,13 @@ async def order(client: Client, number: str) -> dict[str, Any]:
     return body
 
 
+async def created_and_processed(client: Client, number: str) -> tuple[str, Any]:
+    """An order whose job has run once: (its id, the app's database)."""
+    order_id = await create(client, number)
+    await processor_for(client).process_order(order_id)
+    return order_id, client.app_runtime.store.database  # type: ignore[attr-defined]
+
+
 async def died_holding_the_job(db: Any, order_id: str, clock: FakeClock) -> None:
     """Put the order's job back as its holder left it when it died: leased, lease now out."""
     await db.orders.update_one(
@@ -104,11 +111,9 @@ async def test_crashed_holder_is_taken_over_after_its_lease_and_paid_once(
 async def test_redelivery_after_a_lost_finish_is_a_duplicate_not_a_second_payment(
     client: Client, clock: FakeClock
 ) -> None:
-    order_id = await create(client, "A-1")
-    runtime = client.app_runtime  # type: ignore[attr-defined]
-    await processor_for(client).process_order(order_id)
+    order_id, db = await created_and_processed(client, "A-1")
     # Pretend the process died after delivering but before recording it.
-    await died_holding_the_job(runtime.store.database, order_id, clock)
+    await died_holding_the_job(db, order_id, clock)
     clock.advance(seconds=1)
     await processor_for(client).process_order(order_id)
     trail = (await client.get("/api/orders/A-1/events")).json()
@@ -141,10 +146,7 @@ async def test_a_rerun_sends_nothing_where_a_delivery_was_recorded(
 async def test_a_rerun_after_the_webhook_moved_the_order_still_delivers_the_saved_event(
     client: Client, clock: FakeClock
 ) -> None:
-    order_id = await create(client, "A-1")
-    runtime = client.app_runtime  # type: ignore[attr-defined]
-    await processor_for(client).process_order(order_id)
-    db = runtime.store.database
+    order_id, db = await created_and_processed(client, "A-1")
     # Pretend the process died after its webhook moved the order to Paid, before the
     # receipt and the delivery were written and before the job was marked done.
     await db.payments.delete_many({})

@@ -125,8 +125,9 @@ class Processor:
         if job.took_over:
             self.metrics.lease_takeovers.labels(kind="order").inc()
             bound.info("order_job_taken_over")
+        rerun = job.attempts > 1  # claimed before: an earlier run may have done part of it
         event = order_event(order, now)
-        if event is None and job.attempts > 1:
+        if event is None and rerun:
             # A re-run after an earlier run's webhook moved the order: deliver what it saved.
             event = await self._saved_payment_event(order, now)
         if event is None:
@@ -135,7 +136,7 @@ class Processor:
             return
         if order.status is OrderStatus.PENDING:
             self.metrics.orders_processed.labels(result=event["type"]).inc()
-        sent = await self._emit(event, order.order_number, order.scope, now, rerun=job.attempts > 1)
+        sent = await self._emit(event, order.order_number, order.scope, now, rerun=rerun)
         await self.store.orders.finish_processing(order.id, self.owner, self.clock())
         bound.info(
             "order_processed", event_id=event["id"], event_type=event["type"], deliveries=sent

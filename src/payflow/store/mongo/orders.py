@@ -7,10 +7,10 @@ refunds can never pass the amount, however many arrive at once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from bson import Decimal128
 from pymongo import DESCENDING, ReturnDocument
@@ -260,13 +260,10 @@ class MongoOrderStore:
         """Claim every due queued job among `asks` in two round trips, whatever their number:
         one update marks them with a fresh token, one read returns what that token marked.
         The latest `now` and lease of the batch apply to all (they differ by microseconds)."""
+        return await _per_owner(asks, self._claim_due_for)
+
+    async def _claim_due_for(self, asks: list[_ClaimAsk]) -> list[dict[str, Any] | None]:
         owner = asks[0].owner
-        if any(ask.owner != owner for ask in asks):  # one processor per store in practice
-            mine = [ask for ask in asks if ask.owner == owner]
-            others = [ask for ask in asks if ask.owner != owner]
-            results = dict(zip(map(id, mine), await self._claim_due(mine), strict=True))
-            results.update(zip(map(id, others), await self._claim_due(others), strict=True))
-            return [results[id(ask)] for ask in asks]
         now = max(ask.now for ask in asks)
         lease_until = max(ask.lease_until for ask in asks)
         ids = list(dict.fromkeys(ask.order_id for ask in asks))
@@ -301,29 +298,48 @@ class MongoOrderStore:
         embedded server its query planning each time (~1 ms, about what the write costs).
         The latest `now` of the batch applies to all (they differ by microseconds). The
         jobs marked carry the batch's token, read back only when some were not."""
-        applied: dict[tuple[str, str], bool] = {}
-        for owner in dict.fromkeys(ask.owner for ask in asks):
-            mine = [ask for ask in asks if ask.owner == owner]
-            ids = list(dict.fromkeys(ask.order_id for ask in mine))
-            token = new_token()
-            done = jobs.finished(max(ask.now for ask in mine))
-            done["$set"]["_op"] = token
-            result = await self.staged.update_many(
-                {"_id": {"$in": ids}, **jobs.held_by(owner)}, done
-            )
-            if result.modified_count == len(ids):
-                held = set(ids)
-            else:
-                found = self.collection.find({"_id": {"$in": ids}, "_op": token}, {"_id": 1})
-                held = {doc["_id"] async for doc in found}
-            applied.update(((order_id, owner), order_id in held) for order_id in ids)
-        return [applied[(ask.order_id, ask.owner)] for ask in asks]
+        return await _per_owner(asks, self._finish_held_by)
+
+    async def _finish_held_by(self, asks: list[_FinishAsk]) -> list[bool]:
+        ids = list(dict.fromkeys(ask.order_id for ask in asks))
+        token = new_token()
+        done = jobs.finished(max(ask.now for ask in asks))
+        done["$set"]["_op"] = token
+        result = await self.staged.update_many(
+            {"_id": {"$in": ids}, **jobs.held_by(asks[0].owner)}, done
+        )
+        if result.modified_count == len(ids):
+            return [True] * len(asks)
+        found = self.collection.find({"_id": {"$in": ids}, "_op": token}, {"_id": 1})
+        held = {doc["_id"] async for doc in found}
+        return [ask.order_id in held for ask in asks]
 
     async def due_for_processing(self, now: datetime, limit: int) -> list[tuple[str, datetime]]:
         return await jobs.due(self.collection, now, limit)
 
     async def release_leases(self, owner: str, now: datetime) -> int:
         return await jobs.release_leases(self.collection, owner, now)
+
+
+class _Ask(Protocol):
+    @property
+    def owner(self) -> str: ...
+
+
+AskT = TypeVar("AskT", bound=_Ask)
+AnswerT = TypeVar("AnswerT")
+
+
+async def _per_owner(
+    asks: list[AskT], run: Callable[[list[AskT]], Awaitable[list[AnswerT]]]
+) -> list[AnswerT]:
+    """`run` once for each owner's asks in a batch (one processor per store in practice, so
+    once), the answers back in the order of `asks`: a claim or a finish names its owner."""
+    answers: dict[int, AnswerT] = {}
+    for owner in dict.fromkeys(ask.owner for ask in asks):
+        mine = [ask for ask in asks if ask.owner == owner]
+        answers.update(zip(map(id, mine), await run(mine), strict=True))
+    return [answers[id(ask)] for ask in asks]
 
 
 @dataclass(frozen=True, slots=True)

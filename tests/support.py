@@ -51,7 +51,7 @@ async def app_client(
     clock: FakeClock | None = None,
     settings: Settings | None = None,
     run_worker: bool = False,
-    http_client: httpx.AsyncClient | None = None,
+    http_transport: httpx.AsyncBaseTransport | None = None,
     deliver_in_process: bool = True,
 ) -> AsyncIterator[AsyncTestClient[Any]]:
     """A test client on a payflow app bound to `database`, worker off unless asked."""
@@ -61,13 +61,13 @@ async def app_client(
             clock=clock or FakeClock(),
             database=database,
             run_worker=run_worker,
-            http_client=http_client,
+            http_transport=http_transport,
             deliver_in_process=deliver_in_process,
         ),
     )
     async with AsyncTestClient(app=app) as client:
         client.app_runtime = runtime_of(app)  # type: ignore[attr-defined]
-        client.app_http = app.state.http_client  # type: ignore[attr-defined]
+        client.app_http = app.state.http_transport  # type: ignore[attr-defined]
         yield client
 
 

@@ -1,6 +1,6 @@
 """Start and stop everything a running payflow holds, in order, and undo it in reverse.
 
-database (embedded server when no URI) → indexes → http client → worker tasks;
+database (embedded server when no URI) → indexes → webhook transport → worker tasks;
 the `Runtime` they make up is what controllers receive by dependency injection.
 """
 
@@ -87,7 +87,7 @@ class Overrides:
 
     clock: Clock = utc_now
     database: Any = None  # a motor (or mongomock-motor) database
-    http_client: httpx.AsyncClient | None = None
+    http_transport: httpx.AsyncBaseTransport | None = None  # where webhooks are sent
     journaled: bool = True
     run_worker: bool = True
     deliver_in_process: bool = False  # webhooks go straight to this app, without a socket
@@ -114,12 +114,13 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         database, uri = await stack.enter_async_context(_database(settings, overrides))
         store = MongoStore(database, journaled=overrides.journaled)
         await store.ensure_indexes()
-        client = overrides.http_client
-        if client is None:
-            transport = (
-                httpx.ASGITransport(app=cast("Any", app)) if overrides.deliver_in_process else None
+        transport = overrides.http_transport
+        if transport is None:
+            transport = await stack.enter_async_context(
+                httpx.ASGITransport(app=cast("Any", app))
+                if overrides.deliver_in_process
+                else httpx.AsyncHTTPTransport()
             )
-            client = await stack.enter_async_context(httpx.AsyncClient(transport=transport))
         queue = WorkQueue(settings.processing.queue_size, overrides.clock)
         stack.push_async_callback(queue.aclose)
         directory = EndpointDirectory(store.endpoints, default_endpoint(settings), overrides.clock)
@@ -128,11 +129,11 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
             settings, store, overrides.clock, queue, Metrics(), directory, mongo_uri=uri
         )
         app.state.runtime = runtime
-        app.state.http_client = client
+        app.state.http_transport = transport
         _warn_about_default_secret(settings)
         async with anyio.create_task_group() as tasks:
             if overrides.run_worker:
-                runtime.worker = build_worker(runtime, client)
+                runtime.worker = build_worker(runtime, transport)
                 await tasks.start(runtime.worker.run)
                 tasks.start_soon(directory.run, settings.processing.poll_interval_seconds)
             print_banner(settings, uri)
@@ -180,11 +181,11 @@ def default_endpoint(settings: Settings) -> Endpoint:
     )
 
 
-def build_processor(runtime: Runtime, client: httpx.AsyncClient) -> Processor:
+def build_processor(runtime: Runtime, transport: httpx.AsyncBaseTransport) -> Processor:
     settings = runtime.settings
     return Processor(
         store=runtime.store,
-        sender=WebhookSender(client, settings.webhooks.timeout_seconds),
+        sender=WebhookSender(transport, settings.webhooks.timeout_seconds),
         queue=runtime.queue,
         clock=runtime.clock,
         config=ProcessorConfig(
@@ -199,10 +200,10 @@ def build_processor(runtime: Runtime, client: httpx.AsyncClient) -> Processor:
     )
 
 
-def build_worker(runtime: Runtime, client: httpx.AsyncClient) -> Worker:
+def build_worker(runtime: Runtime, transport: httpx.AsyncBaseTransport) -> Worker:
     processing = runtime.settings.processing
     return Worker(
-        build_processor(runtime, client),
+        build_processor(runtime, transport),
         runtime.queue,
         concurrency=processing.concurrency,
         poll_interval=processing.poll_interval_seconds,

@@ -39,9 +39,9 @@ class Target:
         """Forward to the app behind a test client from `tests.support.app_client`."""
         self.app = client.app
 
-    def client(self) -> httpx.AsyncClient:
-        """The HTTP client payflow's sender is given instead of a real one."""
-        return httpx.AsyncClient(transport=httpx.MockTransport(self._handle))
+    def transport(self) -> httpx.MockTransport:
+        """The transport payflow's sender is given instead of a real one."""
+        return httpx.MockTransport(self._handle)
 
     def attempts_for(self, event_id: str) -> list[int]:
         return [
@@ -77,7 +77,7 @@ def target_settings(db_settings: Settings, **changes: Any) -> Settings:
 
 @asynccontextmanager
 async def processor_in_this_loop(
-    client: Any, db: Any, http: httpx.AsyncClient
+    client: Any, db: Any, http: httpx.AsyncBaseTransport
 ) -> AsyncIterator[Processor]:
     """A processor like the app's, on `db` (a motor database of the test's own loop).
 

@@ -59,8 +59,8 @@ async def test_every_order_ends_paid_after_the_receiver_recovers_and_the_log_sho
     target.status = 503
     settings = target_settings(db_settings)
     async with (
-        target.client() as http,
-        app_client(None, clock=clock, settings=settings, run_worker=True, http_client=http) as c,
+        target.transport() as http,
+        app_client(None, clock=clock, settings=settings, run_worker=True, http_transport=http) as c,
     ):
         target.attach(c)
         numbers = await create_orders(c, 5)
@@ -89,8 +89,8 @@ async def test_deliveries_go_dead_when_the_receiver_stays_down_and_redeliver_bri
     target.status = 503
     settings = target_settings(db_settings, processing__max_attempts=3)
     async with (
-        target.client() as http,
-        app_client(None, clock=clock, settings=settings, run_worker=True, http_client=http) as c,
+        target.transport() as http,
+        app_client(None, clock=clock, settings=settings, run_worker=True, http_transport=http) as c,
     ):
         target.attach(c)
         numbers = await create_orders(c, 3)
@@ -135,8 +135,8 @@ async def test_a_failed_attempt_schedules_the_next_by_exponential_backoff_with_f
         db_settings, processing__retry_base_seconds=2.0, processing__retry_max_seconds=5.0
     )
     async with (
-        target.client() as http,
-        app_client(None, clock=clock, settings=settings, http_client=http) as c,
+        target.transport() as http,
+        app_client(None, clock=clock, settings=settings, http_transport=http) as c,
         processor_in_this_loop(c, mongo_db, http) as processor,
     ):
         processor.jitter = lambda: 0.5
@@ -168,8 +168,8 @@ async def test_a_retry_due_after_a_clock_step_is_sent_at_the_next_poll(
         db_settings, processing__retry_base_seconds=120.0, processing__retry_max_seconds=120.0
     )
     async with (
-        target.client() as http,
-        app_client(None, clock=clock, settings=settings, run_worker=True, http_client=http) as c,
+        target.transport() as http,
+        app_client(None, clock=clock, settings=settings, run_worker=True, http_transport=http) as c,
     ):
         c.app_runtime.worker.processor.jitter = lambda: 1.0  # type: ignore[attr-defined]
         await create_orders(c, 1)
@@ -186,8 +186,8 @@ async def test_queue_depth_counts_a_retry_waiting_in_this_process(
     target.status = 503
     settings = target_settings(db_settings)
     async with (
-        target.client() as http,
-        app_client(None, clock=clock, settings=settings, run_worker=True, http_client=http) as c,
+        target.transport() as http,
+        app_client(None, clock=clock, settings=settings, run_worker=True, http_transport=http) as c,
     ):
         runtime = c.app_runtime  # type: ignore[attr-defined]
         runtime.worker.processor.jitter = lambda: 1.0

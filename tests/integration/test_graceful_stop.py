@@ -32,8 +32,8 @@ async def test_an_in_flight_delivery_finishes_within_the_grace_period(
     gate = target.gate = anyio.Event()
     settings = target_settings(db_settings)
     async with (
-        target.client() as http,
-        app_client(None, clock=clock, settings=settings, run_worker=True, http_client=http) as c,
+        target.transport() as http,
+        app_client(None, clock=clock, settings=settings, run_worker=True, http_transport=http) as c,
     ):
         target.attach(c)
         (number,) = await create_orders(c, 1)
@@ -67,8 +67,8 @@ async def test_unfinished_work_is_handed_back_and_a_new_worker_takes_it_at_once(
     settings = target_settings(db_settings, processing__delay_seconds=60)
     store = MongoStore(mongo_db)
     async with (
-        target.client() as http,
-        app_client(None, clock=clock, settings=settings, run_worker=True, http_client=http) as c,
+        target.transport() as http,
+        app_client(None, clock=clock, settings=settings, run_worker=True, http_transport=http) as c,
     ):
         (first,) = await create_orders(c, 1, prefix="FIRST")
         clock.advance(seconds=60)
@@ -93,8 +93,8 @@ async def test_unfinished_work_is_handed_back_and_a_new_worker_takes_it_at_once(
 
     target.gate = None
     async with (
-        target.client() as http,
-        app_client(None, clock=clock, settings=settings, run_worker=True, http_client=http) as c,
+        target.transport() as http,
+        app_client(None, clock=clock, settings=settings, run_worker=True, http_transport=http) as c,
     ):
         target.attach(c)  # the clock stands still: no lease has to expire first
         await wait_for_status(c, first, "Paid")  # the handed-back delivery sent

@@ -45,8 +45,8 @@ async def one_order_and_a_worker_to_kill(
     """An app with one order (no worker of its own), and a processor in the test's loop
     that the test can cancel mid-job: (processor, order number, order id)."""
     async with (
-        target.client() as http,
-        app_client(None, clock=clock, settings=settings, http_client=http) as first,
+        target.transport() as http,
+        app_client(None, clock=clock, settings=settings, http_transport=http) as first,
         processor_in_this_loop(first, mongo_db, http) as dying,
     ):
         (number,) = await create_orders(first, 1)
@@ -115,8 +115,8 @@ async def test_a_job_whose_worker_died_during_its_first_attempt_is_taken_over_an
 
     target.gate = None
     async with (
-        target.client() as http,
-        app_client(None, clock=clock, settings=settings, run_worker=True, http_client=http) as c,
+        target.transport() as http,
+        app_client(None, clock=clock, settings=settings, run_worker=True, http_transport=http) as c,
     ):
         target.attach(c)
         assert await nothing_is_due(store, clock)
@@ -165,8 +165,8 @@ async def test_a_retry_whose_worker_died_is_taken_over_and_the_old_holder_cannot
 
     target.gate = None
     async with (
-        target.client() as http,
-        app_client(None, clock=clock, settings=settings, run_worker=True, http_client=http) as c,
+        target.transport() as http,
+        app_client(None, clock=clock, settings=settings, run_worker=True, http_transport=http) as c,
     ):
         target.attach(c)
         assert await nothing_is_due(store, clock)
@@ -205,8 +205,8 @@ async def test_an_order_job_sends_to_every_endpoint_at_once(
 
     settings = target_settings(db_settings)
     async with (
-        httpx.AsyncClient(transport=httpx.MockTransport(slow_until_all_arrive)) as http,
-        app_client(None, settings=settings, http_client=http) as client,
+        httpx.MockTransport(slow_until_all_arrive) as http,
+        app_client(None, settings=settings, http_transport=http) as client,
         processor_in_this_loop(client, mongo_db, http) as processor,
     ):
         (number,) = await create_orders(client, 1)

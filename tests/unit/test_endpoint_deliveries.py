@@ -47,8 +47,8 @@ def receiver() -> Receiver:
 @pytest.fixture
 async def shop(mock_db: Any, clock: FakeClock, receiver: Receiver) -> AsyncIterator[Client]:
     async with (
-        httpx.AsyncClient(transport=httpx.MockTransport(receiver)) as http,
-        app_client(mock_db, clock=clock, http_client=http) as client,
+        httpx.MockTransport(receiver) as http,
+        app_client(mock_db, clock=clock, http_transport=http) as client,
     ):
         yield client
 
@@ -217,16 +217,16 @@ async def test_a_retry_finds_an_endpoint_this_process_has_not_loaded_yet(
 ) -> None:
     receiver.status = 500
     async with (
-        httpx.AsyncClient(transport=httpx.MockTransport(receiver)) as http,
-        app_client(mock_db, clock=clock, http_client=http) as first,
+        httpx.MockTransport(receiver) as http,
+        app_client(mock_db, clock=clock, http_transport=http) as first,
     ):
         endpoint = await register(first)
         await pay(first, "A-1")
         [delivery] = (await first.get(f"{ROUTE}/{endpoint['id']}/deliveries")).json()
     receiver.status = 200
     async with (
-        httpx.AsyncClient(transport=httpx.MockTransport(receiver)) as http,
-        app_client(mock_db, clock=clock, http_client=http) as second,
+        httpx.MockTransport(receiver) as http,
+        app_client(mock_db, clock=clock, http_transport=http) as second,
     ):
         runtime = second.app_runtime  # type: ignore[attr-defined]
         runtime.directory._registered = ()  # a directory that has not caught up

@@ -5,9 +5,8 @@ connection, timeout, 3xx/4xx/5xx) is a failure the processor retries later.
 
 The sender speaks to an httpx *transport* (its connection pool), not an `AsyncClient`: a
 webhook needs none of what a client adds (cookies, redirects, auth, environment proxies,
-default headers), and those layers were a sixth of payflow's CPU per payment when
-payflow itself is the limit (against mongod: 7.0 → 6.0 ms per paid order, 138 → 163 and
-140 → 167 paid/s; docs/performance.md).
+default headers), and those layers were about a fifth of payflow's CPU per payment
+(against mongod, payments alone: 7.6 → 5.8-6.1 ms per paid order; docs/decisions.md).
 """
 
 from __future__ import annotations

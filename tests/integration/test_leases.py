@@ -69,6 +69,25 @@ async def nothing_is_due(store: MongoStore, clock: FakeClock) -> bool:
         await queue.aclose()
 
 
+async def taken_over_after_the_lease(
+    target: Target, settings: Settings, clock: FakeClock, store: MongoStore, number: str, kind: str
+) -> None:
+    """A second process, the merchant answering again: nothing is due for it until the
+    dead holder's lease runs out; then it takes the `kind` of work over and the order is
+    Paid."""
+    target.gate = None
+    async with (
+        target.transport() as http,
+        app_client(None, clock=clock, settings=settings, run_worker=True, http_transport=http) as c,
+    ):
+        target.attach(c)
+        assert await nothing_is_due(store, clock)
+        clock.advance(seconds=LEASE.total_seconds())
+        await wait_for_status(c, number, "Paid")
+        metrics = (await c.get("/metrics")).text
+        assert f'payflow_lease_takeovers_total{{kind="{kind}"}} 1.0' in metrics
+
+
 async def test_an_order_whose_worker_died_is_taken_over_when_its_lease_expires(
     mongo_db: Any, db_settings: Settings
 ) -> None:
@@ -113,17 +132,8 @@ async def test_a_job_whose_worker_died_during_its_first_attempt_is_taken_over_an
     assert held["processing"]["state"] == "processing"
     assert held["processing"]["owner"] == dying.owner
 
-    target.gate = None
-    async with (
-        target.transport() as http,
-        app_client(None, clock=clock, settings=settings, run_worker=True, http_transport=http) as c,
-    ):
-        target.attach(c)
-        assert await nothing_is_due(store, clock)
-        clock.advance(seconds=LEASE.total_seconds())
-        await wait_for_status(c, number, "Paid")  # the job taken over, the event sent again
-        metrics = (await c.get("/metrics")).text
-        assert 'payflow_lease_takeovers_total{kind="order"} 1.0' in metrics
+    # The job taken over, the event sent again.
+    await taken_over_after_the_lease(target, settings, clock, store, number, "order")
     (recorded,) = await mongo_db.deliveries.find({}).to_list(None)
     assert recorded["state"] == "succeeded"
     assert [a["statusCode"] for a in recorded["log"]] == [200]
@@ -163,17 +173,8 @@ async def test_a_retry_whose_worker_died_is_taken_over_and_the_old_holder_cannot
     assert held["state"] == "processing"
     assert held["owner"] == dying.owner
 
-    target.gate = None
-    async with (
-        target.transport() as http,
-        app_client(None, clock=clock, settings=settings, run_worker=True, http_transport=http) as c,
-    ):
-        target.attach(c)
-        assert await nothing_is_due(store, clock)
-        clock.advance(seconds=LEASE.total_seconds())
-        await wait_for_status(c, number, "Paid")  # the retry taken over and sent
-        metrics = (await c.get("/metrics")).text
-        assert 'payflow_lease_takeovers_total{kind="delivery"} 1.0' in metrics
+    # The retry taken over and sent.
+    await taken_over_after_the_lease(target, settings, clock, store, number, "delivery")
     late = Attempt(clock.now, 2, 200, 1.0)
     assert not await store.deliveries.record_attempt(
         held["_id"], dying.owner, late, DeliveryState.SUCCEEDED, None

@@ -35,7 +35,8 @@ class DeliveryResult:
 class WebhookSender:
     def __init__(self, transport: httpx.AsyncBaseTransport, timeout_seconds: float) -> None:
         self._transport = transport
-        self._timeout = httpx.Timeout(timeout_seconds).as_dict()
+        # What `AsyncClient.post(..., timeout=...)` would attach: connect, write, read, pool.
+        self._extensions = {"timeout": httpx.Timeout(timeout_seconds).as_dict()}
 
     async def deliver(
         self, endpoint: Endpoint, body: bytes, event_id: str, attempt: int, timestamp: int
@@ -54,9 +55,8 @@ class WebhookSender:
         started = time.perf_counter()
         try:
             request = httpx.Request(
-                "POST", endpoint.url, content=body, headers=headers,
-                extensions={"timeout": self._timeout},
-            )  # fmt: skip
+                "POST", endpoint.url, content=body, headers=headers, extensions=self._extensions
+            )
             response = await self._transport.handle_async_request(request)
             try:
                 content = await response.aread()

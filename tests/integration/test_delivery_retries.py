@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from payflow.config import Settings
-from payflow.worker.processor import DELIVERY_PREFIX
+from payflow.domain.jobs import JobKind
 from tests.integration.target import (
     Target,
     create_orders,
@@ -198,7 +198,7 @@ async def test_queue_depth_counts_a_retry_waiting_in_this_process(
         (doc,) = await deliveries(mongo_db)
 
         async def retry_known() -> bool:
-            return DELIVERY_PREFIX + doc["_id"] in runtime.queue.known
+            return JobKind.DELIVERY.item(doc["_id"]) in runtime.queue.known
 
         await eventually(retry_known, "the third attempt queued in this process")
         metrics = (await c.get("/metrics")).text

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from payflow.api.schemas import encode
+from payflow.codec import encode
 from payflow.domain.money import (
     CURRENCY_EXPONENTS,
     MAX_AMOUNT,

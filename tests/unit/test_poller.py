@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
+from payflow.domain.jobs import JobKind
 from payflow.store.base import IdempotencyRef
 from payflow.store.mongo import MongoStore
 from payflow.worker.channel import WorkQueue
 from payflow.worker.poller import poll_once
-from payflow.worker.processor import ORDER_PREFIX
 from tests.support import FakeClock, card_order
 
 pytestmark = pytest.mark.anyio
@@ -32,13 +32,13 @@ async def test_a_poll_waits_while_due_work_is_waiting_and_finds_the_job_after(
         assert queue.ready == 1
 
         assert await poll_once(store, queue, clock, 100, busy_at=1) == 0
-        assert ORDER_PREFIX + order.id not in queue.known
+        assert JobKind.ORDER.item(order.id) not in queue.known
 
         assert queue.receive.receive_nowait() == "o:ord_waiting"  # a worker takes it
         queue.done("o:ord_waiting")
         assert queue.ready == 0
         assert await poll_once(store, queue, clock, 100, busy_at=1) == 1
-        assert ORDER_PREFIX + order.id in queue.known
+        assert JobKind.ORDER.item(order.id) in queue.known
     finally:
         await queue.aclose()
 

@@ -22,11 +22,12 @@ from payflow.api.docs import JSON, example_response, problems
 from payflow.api.idempotent import KeyHeader, respond_once
 from payflow.api.order_action_docs import CancelOrderOperation
 from payflow.api.refund_schemas import CANCELED_EXAMPLE, CancelOrderRequest
-from payflow.api.schemas import OrderOut, convert_body, decode_json_object, encode, order_out
+from payflow.api.schemas import OrderOut, convert_body, decode_json_object, order_out
+from payflow.codec import encode
+from payflow.domain.jobs import JobKind
 from payflow.errors import NotFound, OrderNotCancelable
 from payflow.lifespan import RuntimeDep
 from payflow.store.base import StoredResponse
-from payflow.worker.processor import ORDER_PREFIX
 
 
 @post(
@@ -76,7 +77,7 @@ async def cancel_order(
                 f"Order {order_number!r} is {current.status.value}; only a Pending order can "
                 "be canceled."
             )
-        runtime.queue.schedule(ORDER_PREFIX + order.id, now)
+        runtime.queue.schedule(JobKind.ORDER.item(order.id), now)
         return StoredResponse(200, {"content-type": JSON}, encode(order_out(order)))
 
     route = f"/api/orders/{order_number}/cancel"

@@ -44,7 +44,8 @@ from payflow.api.endpoint_schemas import (
 from payflow.api.events import delivery_out
 from payflow.api.idempotent import KeyHeader, respond_once
 from payflow.api.paging import next_page_link, read_page
-from payflow.api.schemas import DeliveryOut, decode_json_object, encode
+from payflow.api.schemas import DeliveryOut, decode_json_object
+from payflow.codec import encode
 from payflow.domain.endpoints import (
     DEFAULT_ENDPOINT_ID,
     RegisteredEndpoint,

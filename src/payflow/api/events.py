@@ -19,12 +19,13 @@ from payflow import idempotency
 from payflow.api.docs import JSON, problems
 from payflow.api.idempotent import respond_once
 from payflow.api.paging import next_page_link, read_page
-from payflow.api.schemas import AttemptOut, DeliveryOut, EventOut, encode
+from payflow.api.schemas import AttemptOut, DeliveryOut, EventOut
+from payflow.codec import encode
+from payflow.domain.jobs import JobKind
 from payflow.errors import DeliveryNotFinished, NotFound
 from payflow.lifespan import Runtime, RuntimeDep
 from payflow.store.base import Delivery, StoredResponse
 from payflow.timefmt import isoformat
-from payflow.worker.processor import DELIVERY_PREFIX
 
 
 def delivery_out(delivery: Delivery) -> DeliveryOut:
@@ -200,7 +201,7 @@ class DeliveriesController(Controller):
                     "This delivery is still pending or in flight; redeliver it once it is "
                     "succeeded or dead."
                 )
-            runtime.queue.schedule(DELIVERY_PREFIX + delivery.id, now)
+            runtime.queue.schedule(JobKind.DELIVERY.item(delivery.id), now)
             return StoredResponse(202, {"content-type": JSON}, encode(delivery_out(delivery)))
 
         route = f"/api/deliveries/{delivery_id}/redeliver"

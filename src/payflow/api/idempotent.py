@@ -15,7 +15,7 @@ from litestar.params import HeaderParameter
 
 from payflow import idempotency
 from payflow.api.docs import JSON, PROBLEM_JSON
-from payflow.api.schemas import encode
+from payflow.codec import encode
 from payflow.errors import IdempotencyInProgress, IdempotencyKeyReused, PayflowError
 from payflow.lifespan import Runtime
 from payflow.store.base import StoredResponse

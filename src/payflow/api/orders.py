@@ -30,16 +30,16 @@ from payflow.api.schemas import (
     AuditEntryOut,
     OrderOut,
     decode_json_object,
-    encode,
     order_out,
     parse_create_order,
 )
+from payflow.codec import encode
+from payflow.domain.jobs import JobKind
 from payflow.domain.orders import Order, OrderStatus, new_order_id
 from payflow.errors import NotFound, OrderExists
 from payflow.lifespan import Runtime, RuntimeDep
 from payflow.store.base import IdempotencyRef, OrderNumberTaken, StoredResponse
 from payflow.timefmt import isoformat
-from payflow.worker.processor import ORDER_PREFIX
 
 CREATE_ROUTE = "/api/orders"
 
@@ -135,7 +135,7 @@ class OrdersController(Controller):
                 raise OrderExists(
                     f"An order with orderNumber {order.order_number!r} already exists."
                 ) from None
-            runtime.queue.schedule(ORDER_PREFIX + order.id, due_at)
+            runtime.queue.schedule(JobKind.ORDER.item(order.id), due_at)
             runtime.metrics.orders_created.inc()
             log.info("order_created", order_number=order.order_number, order_id=order.id)
             return idempotency.SavedWithResult(response)

@@ -32,7 +32,9 @@ from payflow.api.refund_schemas import (
     refund_amount,
     refund_out,
 )
-from payflow.api.schemas import decode_json_object, encode
+from payflow.api.schemas import decode_json_object
+from payflow.codec import encode
+from payflow.domain.jobs import JobKind
 from payflow.domain.money import from_minor, to_minor
 from payflow.domain.orders import Order
 from payflow.domain.refunds import Refund, derive_refund_id
@@ -40,7 +42,6 @@ from payflow.errors import NotFound
 from payflow.lifespan import Runtime, RuntimeDep
 from payflow.refunding import count_refund
 from payflow.store.base import StoredResponse
-from payflow.worker.processor import REFUND_PREFIX
 
 
 async def find_order(runtime: Runtime, request: Request[Any, Any, Any], number: str) -> Order:
@@ -114,7 +115,7 @@ class RefundsController(Controller):
                     scope=counted_on.scope,
                 )
             )
-            runtime.queue.schedule(REFUND_PREFIX + stored.id, stored.created_at)
+            runtime.queue.schedule(JobKind.REFUND.item(stored.id), stored.created_at)
             location = f"/api/orders/{stored.order_number}/refunds/{stored.id}"
             return StoredResponse(
                 201, {"content-type": JSON, "location": location}, encode(refund_out(stored))

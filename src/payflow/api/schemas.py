@@ -15,14 +15,12 @@ from typing import Annotated, Any, TypeVar
 import msgspec
 from msgspec import Meta
 
+from payflow.codec import decode
 from payflow.domain.money import DEFAULT_CURRENCY, MoneyError, exponent, parse_amount, quantize
 from payflow.domain.orders import ORDER_NUMBER_PATTERN, Order
 from payflow.domain.payment_methods import DEFAULT_PAYMENT_METHOD, OUTCOMES, is_known
 from payflow.errors import ValidationFailed
 from payflow.timefmt import isoformat
-
-_decoder = msgspec.json.Decoder(float_hook=Decimal)
-_encoder = msgspec.json.Encoder(decimal_format="number")
 
 MetadataKey = Annotated[str, Meta(min_length=1, max_length=40, pattern=r"^[^$.\x00][^.\x00]*$")]
 MetadataValue = Annotated[str, Meta(max_length=500)]
@@ -184,10 +182,6 @@ class WebhookEvent(msgspec.Struct, rename="camel"):
     created_at: str | None = None
 
 
-def encode(value: Any) -> bytes:
-    return _encoder.encode(value)
-
-
 def order_out(order: Order) -> OrderOut:
     return OrderOut(
         id=order.id,
@@ -217,7 +211,7 @@ def _unreadable(message: str) -> ValidationFailed:
 def decode_json_object(body: bytes) -> dict[str, Any]:
     """Parse a request body that must be a JSON object, numbers exact."""
     try:
-        value = _decoder.decode(body)
+        value = decode(body)
     except msgspec.DecodeError as exc:
         message = str(exc)
         if "out of range" in message:

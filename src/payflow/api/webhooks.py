@@ -28,7 +28,8 @@ from litestar.openapi import ResponseSpec
 from payflow import signing
 from payflow.api.access import PUBLIC
 from payflow.api.docs import WebhookOperation, problems
-from payflow.api.schemas import WebhookAck, WebhookEvent, decode_json_object, encode
+from payflow.api.schemas import WebhookAck, WebhookEvent, decode_json_object
+from payflow.codec import encode
 from payflow.domain.events import TARGET_STATUS
 from payflow.domain.money import CURRENCY_EXPONENTS, MoneyError, parse_amount, to_minor
 from payflow.errors import InvalidSignature, ValidationFailed

@@ -16,10 +16,10 @@ from __future__ import annotations
 import anyio
 import structlog
 
+from payflow.domain.jobs import JobKind
 from payflow.store.base import Store
 from payflow.timefmt import Clock
 from payflow.worker.channel import WorkQueue
-from payflow.worker.processor import DELIVERY_PREFIX, ORDER_PREFIX, REFUND_PREFIX
 
 log = structlog.get_logger(__name__)
 
@@ -36,16 +36,16 @@ async def poll_once(
     if busy_at is not None and queue.ready >= busy_at:
         return 0
     sources = (
-        (ORDER_PREFIX, store.orders.due_for_processing),
-        (REFUND_PREFIX, store.refunds.due_for_processing),
-        (DELIVERY_PREFIX, store.deliveries.due),
+        (JobKind.ORDER, store.orders.due_for_processing),
+        (JobKind.REFUND, store.refunds.due_for_processing),
+        (JobKind.DELIVERY, store.deliveries.due),
     )
-    for prefix, due in sources:
+    for kind, due in sources:
         room = queue.room
         if room <= 0:
             break
         for item_id, due_at in await due(now, min(batch, room)):
-            item = prefix + item_id
+            item = kind.item(item_id)
             if item not in queue.known and queue.schedule(item, due_at):
                 fed += 1
     return fed

@@ -42,9 +42,10 @@ from typing import Any
 import anyio
 import structlog
 
-from payflow.api.schemas import encode
+from payflow.codec import encode
 from payflow.domain.endpoints import Endpoint, delivery_id
 from payflow.domain.events import order_canceled_event, payment_event, refund_succeeded_event
+from payflow.domain.jobs import JobKind, parse_item
 from payflow.domain.orders import Order, OrderStatus
 from payflow.domain.payment_methods import outcome_for
 from payflow.ids import token
@@ -57,7 +58,6 @@ from payflow.worker.sender import WebhookSender
 
 log = structlog.get_logger(__name__)
 
-ORDER_PREFIX, REFUND_PREFIX, DELIVERY_PREFIX = "o:", "r:", "d:"
 PENDING, SUCCEEDED, DEAD = DeliveryState.PENDING, DeliveryState.SUCCEEDED, DeliveryState.DEAD
 
 
@@ -108,12 +108,13 @@ class Processor:
 
     async def run(self, item: str) -> None:
         """Dispatch a queue item (`o:<order id>`, `r:<refund id>` or `d:<delivery id>`)."""
-        if item.startswith(DELIVERY_PREFIX):
-            await self.deliver_by_id(item.removeprefix(DELIVERY_PREFIX))
-        elif item.startswith(REFUND_PREFIX):
-            await self.process_refund(item.removeprefix(REFUND_PREFIX))
+        kind, document_id = parse_item(item)
+        if kind is JobKind.DELIVERY:
+            await self.deliver_by_id(document_id)
+        elif kind is JobKind.REFUND:
+            await self.process_refund(document_id)
         else:
-            await self.process_order(item.removeprefix(ORDER_PREFIX))
+            await self.process_order(document_id)
 
     async def process_order(self, order_id: str) -> None:
         now = self.clock()
@@ -300,7 +301,7 @@ class Processor:
                 "webhook_failed", error=attempt.error, retry_in_s=round(outcome.retry_in_s, 3)
             )
             if outcome.due_at is not None:
-                self.queue.schedule(DELIVERY_PREFIX + delivery.id, outcome.due_at)
+                self.queue.schedule(JobKind.DELIVERY.item(delivery.id), outcome.due_at)
 
     async def _record(
         self, delivery: Delivery, attempt: Attempt, state: str, due_at: datetime | None

@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,8 @@ from typing import Any
 
 import httpx
 
+from payflow.database_process import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 LUA = ROOT / "bench" / "lua"
 HOST = "127.0.0.1"
@@ -30,13 +31,6 @@ STOP_DEADLINE_SECONDS = 20.0
 Progress = Callable[[str], None]
 
 TARGETS = {"payflow": "payflow.app:create_app", "floor": "bench.floors:create_app"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass

@@ -280,7 +280,7 @@ def database(ctx: Context, results: dict[str, Any]) -> Iterator[str]:
                     if name.startswith(f"bench_{ctx.run_id}_"):  # this run's, nobody else's
                         client.drop_database(name)
         return
-    from payflow.store.embedded import embedded_server
+    from payflow.database_process import embedded_server
 
     version = _version("secantusdb")
     results["meta"]["database"] = f"embedded SecantusDB {version}, on disk"

@@ -20,7 +20,6 @@ import argparse
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,8 @@ from typing import Any
 
 import anyio
 import httpx
+
+from payflow.database_process import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
@@ -84,13 +85,6 @@ class Life:
     began: float = field(default_factory=time.monotonic)
     last_spawn: float = 0.0
     orphans: list[int] = field(default_factory=list)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def say(message: str) -> None:

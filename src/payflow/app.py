@@ -24,39 +24,15 @@ from payflow.api.request_log import RequestLog
 from payflow.api.routing import CaseInsensitivePaths
 from payflow.api.webhooks import receive_payment_webhook
 from payflow.config import Settings, load_settings
-from payflow.errors import PROBLEM_TYPE_BASE, NotFound, problem_for
+from payflow.errors import PROBLEM_TYPE_BASE, NotFound, problem_docs, problem_for
 from payflow.lifespan import Overrides, lifespan, provide_runtime
 from payflow.logs import configure_logging
-
-PROBLEM_DOCS: dict[str, str] = {
-    "validation-error": "The request breaks the contract; `errors` lists each field and why.",
-    "idempotency-key-missing": "POST /api/orders needs an Idempotency-Key header.",
-    "idempotency-key-invalid": "The Idempotency-Key is over 255 characters or not visible ASCII.",
-    "idempotency-key-reused": "The key was first used with a different request body.",
-    "idempotency-in-progress": "The first request with this key is still running; see Retry-After.",
-    "order-exists": "Another request already created an order with this orderNumber.",
-    "order-not-cancelable": "Only a Pending order can be canceled.",
-    "order-not-refundable": "Only a Paid or PartiallyRefunded order can be refunded.",
-    "refund-exceeds-remaining": "The refund is more than what is left to refund on the order.",
-    "unauthorized": "Send a configured API key as `Authorization: Bearer <key>`.",
-    "invalid-signature": "The webhook signature is missing, malformed, stale or does not match.",
-    "payload-too-large": "The request body is over the size limit.",
-    "not-found": "There is nothing at this path.",
-    "delivery-not-finished": "Only a succeeded or dead delivery can be redelivered.",
-    "endpoint-built-in": "The built-in webhook endpoint is set in config, not through the API.",
-    "endpoint-limit-reached": "Delete a webhook endpoint first ([webhooks] max_endpoints).",
-    "method-not-allowed": "This path does not accept that HTTP method.",
-    "rate-limited": "Too many requests; see Retry-After.",
-    "service-unavailable": "The database cannot be reached right now; retry later.",
-    "internal-error": "Something payflow did not expect; it has been logged.",
-    "bad-request": "The request cannot be read.",
-}
 
 
 @get(f"{PROBLEM_TYPE_BASE}{{slug:str}}", include_in_schema=False, media_type=MediaType.TEXT)
 async def problem_doc(slug: FromPath[str]) -> Response[str]:
     """Problem `type` URIs resolve to a one-line explanation."""
-    text = PROBLEM_DOCS.get(slug)
+    text = problem_docs().get(slug)
     if text is None:
         raise NotFound(f"Unknown problem type {slug!r}.")  # an error: problem+json like any
     return Response(f"{slug}: {text}\n")

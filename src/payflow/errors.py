@@ -1,18 +1,31 @@
 """payflow's exception tree and its mapping to RFC 9457 problem details.
 
 Every error a client can see is a `PayflowError`: one small class per problem type,
-each with a stable `type` URI ending in its slug. Litestar's own problem-details
+each with a stable `type` URI ending in its slug and the one description of that slug
+that `GET /problems/{slug}` serves (`problem_docs`). Litestar's own problem-details
 plugin renders them; `problem_for` turns Litestar's built-in exceptions (unknown
-route, bad query parameter, body too large…) into the same shape, so no input,
-however odd, reaches the client as anything but `application/problem+json`.
+route, bad query parameter, body too large…) and a database outage into the same
+shape, so no input, however odd, reaches the client as anything but
+`application/problem+json`.
+
+    PayflowError (internal-error, 500)
+    ├── ValidationFailed, BadRequest, IdempotencyKeyMissing, IdempotencyKeyInvalid  400
+    ├── Unauthorized, InvalidSignature                                              401
+    ├── NotFound 404 · MethodNotAllowed 405 · PayloadTooLarge 413
+    ├── IdempotencyKeyReused                                                        422
+    ├── IdempotencyInProgress, OrderExists, OrderNotCancelable, OrderNotRefundable,
+    │   RefundExceedsRemaining, DeliveryNotFinished, EndpointBuiltIn,
+    │   EndpointLimitReached                                                        409
+    ├── RateLimited                                                                 429
+    └── Unavailable (service-unavailable)                                           503
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import structlog
-from litestar import Request
 from litestar.exceptions import (
     HTTPException,
     MethodNotAllowedException,
@@ -22,7 +35,7 @@ from litestar.exceptions import (
 from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE, HTTP_429_TOO_MANY_REQUESTS
 
-from payflow.store.mongo.common import UNAVAILABLE_ERRORS
+from payflow.store.base import StoreUnavailable
 
 PROBLEM_TYPE_BASE = (
     "/problems/"  # relative URI (RFC 9457 §3.1.1), documented at GET /problems/{slug}
@@ -36,11 +49,13 @@ def problem_type(slug: str) -> str:
 
 
 class PayflowError(ProblemDetailsException):
-    """Base of every error a client sees. Subclasses fix `slug`, `status`, `problem_title`."""
+    """Base of every error a client sees. Subclasses fix `slug`, `status`, `problem_title`
+    and `description`, the one explanation of the slug (served at its `type` URI)."""
 
     slug: ClassVar[str] = "internal-error"
     status: ClassVar[int] = 500
     problem_title: ClassVar[str] = "Internal error"
+    description: ClassVar[str] = "Something payflow did not expect; it has been logged."
 
     def __init__(
         self,
@@ -48,10 +63,11 @@ class PayflowError(ProblemDetailsException):
         *,
         headers: dict[str, str] | None = None,
         extra: dict[str, Any] | None = None,
+        status_code: int | None = None,
     ) -> None:
         super().__init__(
             detail=detail,
-            status_code=self.status,
+            status_code=self.status if status_code is None else status_code,
             headers=headers,
             extra=extra,
             type_=problem_type(self.slug),
@@ -60,49 +76,51 @@ class PayflowError(ProblemDetailsException):
 
 
 class ValidationFailed(PayflowError):
-    """The request (body, query, header) breaks the contract; `errors` says where."""
-
     slug, status, problem_title = "validation-error", 400, "Your request is not valid"
+    description = "The request breaks the contract; `errors` lists each field and why."
 
     def __init__(self, errors: list[dict[str, str]], detail: str | None = None) -> None:
         detail = detail or "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         super().__init__(detail, extra={"errors": errors})
 
 
-class IdempotencyKeyMissing(PayflowError):
-    """A POST that creates something needs an Idempotency-Key header."""
+class BadRequest(PayflowError):
+    """Any other 4xx Litestar refuses a request with (its status is kept)."""
 
+    slug, status, problem_title = "bad-request", 400, "Bad request"
+    description = "The request cannot be read."
+
+
+class IdempotencyKeyMissing(PayflowError):
     slug, status, problem_title = "idempotency-key-missing", 400, "Idempotency-Key header required"
+    description = "POST /api/orders needs an Idempotency-Key header."
 
 
 class IdempotencyKeyInvalid(PayflowError):
-    """The key is present but longer than 255 characters or not visible ASCII."""
-
     slug, status, problem_title = (
         "idempotency-key-invalid",
         400,
         "Idempotency-Key header is not valid",
     )
+    description = "The Idempotency-Key is over 255 characters or not visible ASCII."
 
 
 class IdempotencyKeyReused(PayflowError):
-    """The key was first used with another request (different fingerprint)."""
-
     slug, status, problem_title = (
         "idempotency-key-reused",
         422,
         "Idempotency-Key reused with another request",
     )
+    description = "The key was first used with a different request body."
 
 
 class IdempotencyInProgress(PayflowError):
-    """The first request with this key is still running; retry after a moment."""
-
     slug, status, problem_title = (
         "idempotency-in-progress",
         409,
         "A request with this key is in progress",
     )
+    description = "The first request with this key is still running; see Retry-After."
 
     def __init__(self, retry_after: int) -> None:
         super().__init__(
@@ -112,37 +130,34 @@ class IdempotencyInProgress(PayflowError):
 
 
 class OrderExists(PayflowError):
-    """Another request (another key) already created an order with this orderNumber."""
-
     slug, status, problem_title = "order-exists", 409, "Order already exists"
+    description = "Another request already created an order with this orderNumber."
 
 
 class OrderNotCancelable(PayflowError):
-    """Only a Pending order can be canceled; the payment outcome is already decided."""
-
     slug, status, problem_title = "order-not-cancelable", 409, "Order can no longer be canceled"
+    description = "Only a Pending order can be canceled."
 
 
 class OrderNotRefundable(PayflowError):
-    """Only a Paid or PartiallyRefunded order can be refunded."""
-
     slug, status, problem_title = "order-not-refundable", 409, "Order cannot be refunded"
+    description = "Only a Paid or PartiallyRefunded order can be refunded."
 
 
 class RefundExceedsRemaining(PayflowError):
-    """The refund is larger than what is left of the order's amount after earlier refunds."""
-
     slug, status, problem_title = (
         "refund-exceeds-remaining",
         409,
         "Refund exceeds the amount left to refund",
     )
+    description = "The refund is more than what is left to refund on the order."
 
 
 class Unauthorized(PayflowError):
     """API keys are on and the request carries none, or not a valid one (RFC 6750)."""
 
     slug, status, problem_title = "unauthorized", 401, "A valid API key is required"
+    description = "Send a configured API key as `Authorization: Bearer <key>`."
 
     def __init__(self, detail: str, *, invalid_token: bool) -> None:
         challenge = 'Bearer realm="payflow"'
@@ -152,56 +167,74 @@ class Unauthorized(PayflowError):
 
 
 class DeliveryNotFinished(PayflowError):
-    """Only a succeeded or dead delivery can be sent again."""
-
     slug, status, problem_title = "delivery-not-finished", 409, "Delivery still in progress"
+    description = "Only a succeeded or dead delivery can be redelivered."
 
 
 class EndpointBuiltIn(PayflowError):
-    """The built-in endpoint comes from settings: change it there, not through the API."""
-
     slug, status, problem_title = "endpoint-built-in", 409, "The built-in endpoint is read-only"
+    description = "The built-in webhook endpoint is set in config, not through the API."
 
 
 class EndpointLimitReached(PayflowError):
-    """No more webhook endpoints can be registered (`[webhooks] max_endpoints`)."""
-
     slug, status, problem_title = "endpoint-limit-reached", 409, "Too many webhook endpoints"
+    description = "Delete a webhook endpoint first ([webhooks] max_endpoints)."
 
 
 class NotFound(PayflowError):
     slug, status, problem_title = "not-found", 404, "Not found"
+    description = "There is nothing at this path."
 
 
 class MethodNotAllowed(PayflowError):
     slug, status, problem_title = "method-not-allowed", 405, "Method not allowed"
+    description = "This path does not accept that HTTP method."
 
 
 class InvalidSignature(PayflowError):
-    """A webhook whose signature is missing, malformed, stale or wrong."""
-
     slug, status, problem_title = "invalid-signature", 401, "Webhook signature verification failed"
+    description = "The webhook signature is missing, malformed, stale or does not match."
 
 
 class PayloadTooLarge(PayflowError):
     slug, status, problem_title = "payload-too-large", 413, "Request body too large"
+    description = "The request body is over the size limit."
 
 
 class RateLimited(PayflowError):
     slug, status, problem_title = "rate-limited", 429, "Too many requests"
+    description = "Too many requests; see Retry-After."
 
 
 class Unavailable(PayflowError):
-    """The database cannot be reached; nothing was changed, the request may be retried."""
+    """Nothing was changed, so the request may be retried as it was."""
 
     slug, status, problem_title = "service-unavailable", 503, "Service temporarily unavailable"
+    description = "The database cannot be reached right now; retry later."
+
+
+def problem_classes() -> Iterator[type[PayflowError]]:
+    """`PayflowError` and every subclass of it defined so far, each once."""
+    seen: set[type[PayflowError]] = set()
+    pending: list[type[PayflowError]] = [PayflowError]
+    while pending:
+        cls = pending.pop()
+        if cls not in seen:
+            seen.add(cls)
+            yield cls
+            pending.extend(cls.__subclasses__())
+
+
+def problem_docs() -> dict[str, str]:
+    """Each slug payflow can answer with, and its one description."""
+    return {cls.slug: cls.description for cls in problem_classes()}
 
 
 def problem_for(exc: Exception) -> ProblemDetailsException:
     """Translate Litestar's and unexpected exceptions into payflow problems."""
     if isinstance(exc, PayflowError):
         return exc
-    if isinstance(exc, UNAVAILABLE_ERRORS):
+    if isinstance(exc, StoreUnavailable):
         log.warning("database_unavailable", error=str(exc)[:300])
         return Unavailable(
             "The database cannot be reached right now; retry later "
@@ -220,13 +253,7 @@ def problem_for(exc: Exception) -> ProblemDetailsException:
         if exc.status_code == HTTP_429_TOO_MANY_REQUESTS:
             return RateLimited("Slow down and retry later.", headers=_with_retry_after(exc.headers))
         if exc.status_code < 500:
-            return ProblemDetailsException(
-                detail=str(exc.detail),
-                status_code=exc.status_code,
-                headers=exc.headers,
-                type_=problem_type("bad-request"),
-                title="Bad request",
-            )
+            return BadRequest(str(exc.detail), headers=exc.headers, status_code=exc.status_code)
     log.error("unhandled_error", exc_info=exc)
     return PayflowError("An unexpected error occurred; it has been logged.")
 
@@ -249,8 +276,3 @@ def _litestar_validation_errors(exc: ValidationException) -> list[dict[str, str]
                     {"field": str(item.get("key", "")), "message": str(item.get("message", ""))}
                 )
     return errors or [{"field": "", "message": str(exc.detail)}]
-
-
-def problem_handler(request: Request[Any, Any, Any], exc: Exception) -> Any:
-    """Litestar exception handler: every exception becomes a problem+json response."""
-    return problem_for(exc).to_response(request)

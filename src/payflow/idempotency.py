@@ -13,7 +13,7 @@ An expired record is treated as absent even before the TTL monitor deletes it.
 Round trips: `begin` is 1 read when the key has a record (a replay, 409 or 422), else
 the read and the claim; plus 1 for a takeover, and 1 to read the result of a record
 that names one; `finish` is 1, the journaled one, or only the journal flush when the
-handler's own write kept the response (`SavedWithResult`).
+handler's own write kept the response (`ResponseKeptByHandler`).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from typing import Any
 
 import msgspec
 
+from payflow.domain.idempotency_keys import KeyState
 from payflow.errors import (
     IdempotencyInProgress,
     IdempotencyKeyInvalid,
@@ -37,8 +38,7 @@ from payflow.errors import (
 from payflow.ids import token
 from payflow.store.base import IdempotencyRecord, IdempotencyStore, StoredResponse
 
-IN_PROGRESS = "in_progress"
-COMPLETED = "completed"
+IN_PROGRESS, COMPLETED = KeyState.IN_PROGRESS, KeyState.COMPLETED
 MAX_KEY_LENGTH = 255
 REPLAYED_HEADER = "Idempotent-Replayed"
 
@@ -55,11 +55,15 @@ class Policy:
 
 
 @dataclass(frozen=True, slots=True)
-class SavedWithResult:
+class ResponseKeptByHandler:
     """A handler's answer that its own write already kept for replays (with the result the
     record's `result_order` names), so `finish` needs no write of its own, only durability."""
 
     response: StoredResponse
+
+
+# The names these had before; kept until every caller in `api/` uses the new ones.
+SavedWithResult = ResponseKeptByHandler
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,11 +154,11 @@ async def begin(
 
 
 async def finish(
-    store: IdempotencyStore, claim: Claim, outcome: StoredResponse | SavedWithResult
+    store: IdempotencyStore, claim: Claim, outcome: StoredResponse | ResponseKeptByHandler
 ) -> StoredResponse:
     """Record the outcome: 5xx releases the key, anything else is kept for replay."""
-    if isinstance(outcome, SavedWithResult):
-        await store.settle()  # kept with the result: only make it durable
+    if isinstance(outcome, ResponseKeptByHandler):
+        await store.flush_journal()  # kept with the result: only make it durable
         return outcome.response
     if outcome.status >= 500:
         await store.release(claim.record)
@@ -163,7 +167,7 @@ async def finish(
     return outcome
 
 
-def work_seed(claim: Claim) -> str:
+def seed_for_ids(claim: Claim) -> str:
     """A seed for the ids of what a claim creates, so that a crash leaves nothing half done.
 
     A retry that takes over a dead holder's claim gets the same seed and so the same ids:
@@ -174,6 +178,9 @@ def work_seed(claim: Claim) -> str:
     # Milliseconds, as the database keeps them: the taken-over record was read back from it.
     expires_ms = record.expires_at.replace(microsecond=record.expires_at.microsecond // 1000 * 1000)
     return f"{record.scope}\n{record.key}\n{record.fingerprint}\n{expires_ms.isoformat()}"
+
+
+work_seed = seed_for_ids  # the name it had before (see `SavedWithResult`)
 
 
 def replayed(response: StoredResponse) -> StoredResponse:
@@ -189,7 +196,7 @@ async def execute(
     request_fingerprint: str,
     now: datetime,
     policy: Policy,
-    handler: Callable[[Claim], Awaitable[StoredResponse | SavedWithResult]],
+    handler: Callable[[Claim], Awaitable[StoredResponse | ResponseKeptByHandler]],
     render_problem: Callable[[PayflowError], StoredResponse],
     result_order: str | None = None,
 ) -> StoredResponse:
@@ -197,7 +204,7 @@ async def execute(
     outcome = await begin(store, scope, key, request_fingerprint, now, policy, result_order)
     if isinstance(outcome, StoredResponse):
         return replayed(outcome)
-    response: StoredResponse | SavedWithResult
+    response: StoredResponse | ResponseKeptByHandler
     try:
         response = await handler(outcome)
     except PayflowError as problem:

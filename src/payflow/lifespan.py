@@ -155,7 +155,7 @@ async def _database(settings: Settings, overrides: Overrides) -> AsyncIterator[t
     async with contextlib.AsyncExitStack() as stack:
         uri = settings.mongo.uri
         if not uri:
-            from payflow.store.embedded import run_embedded
+            from payflow.database_process import run_embedded
 
             server = await stack.enter_async_context(
                 run_embedded(

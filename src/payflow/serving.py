@@ -78,7 +78,7 @@ def _shared_database(settings: Settings) -> Iterator[str]:
     if settings.mongo.uri:
         yield ""
         return
-    from payflow.store.embedded import embedded_server
+    from payflow.database_process import embedded_server
 
     with embedded_server(
         settings.embedded.data_dir,

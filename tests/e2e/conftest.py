@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from payflow.database_process import free_port
 from tests.waiting import eventually_sync
 
 STARTUP_DEADLINE_SECONDS = 60.0
@@ -30,13 +30,6 @@ class Served:
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def start(tmp: Path, port: int, env: dict[str, str]) -> Served:

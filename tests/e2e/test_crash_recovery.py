@@ -10,7 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import free_port, start, stop
+from payflow.database_process import free_port
+from tests.e2e.conftest import start, stop
 from tests.waiting import eventually_sync
 
 pytestmark = [

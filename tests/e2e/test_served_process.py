@@ -10,7 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import ROOT, Served, free_port, start, stop
+from payflow.database_process import free_port
+from tests.e2e.conftest import ROOT, Served, start, stop
 from tests.waiting import wait_for_status_sync
 
 pytestmark = pytest.mark.e2e

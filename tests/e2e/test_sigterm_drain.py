@@ -11,7 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import Served, free_port, start, stop
+from payflow.database_process import free_port
+from tests.e2e.conftest import Served, start, stop
 from tests.waiting import eventually_sync
 
 pytestmark = pytest.mark.e2e

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from pymongo import MongoClient
 
-from payflow.store.embedded import embedded_server
-from tests.e2e.conftest import Served, free_port, start, stop
+from payflow.database_process import embedded_server, free_port
+from tests.e2e.conftest import Served, start, stop
 from tests.waiting import eventually_sync
 
 pytestmark = pytest.mark.e2e

@@ -16,7 +16,7 @@ import pytest
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
 
 from payflow.config import Settings
-from payflow.store.embedded import MEMORY, embedded_server
+from payflow.database_process import MEMORY, embedded_server
 from tests.support import make_settings
 
 HERE = Path(__file__).parent

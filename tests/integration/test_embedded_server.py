@@ -20,7 +20,7 @@ from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
 from pymongo import ReturnDocument, WriteConcern
 from pymongo.errors import DuplicateKeyError
 
-from payflow.store.embedded import (
+from payflow.database_process import (
     CONFIG_NAME,
     LOG_NAME,
     MEMORY,

@@ -13,8 +13,8 @@ import pytest
 from payflow import idempotency
 from payflow.api.schemas import decode_json_object
 from payflow.config import DEFAULT_SECRET, Settings
+from payflow.database_process import MEMORY, start, stop
 from payflow.store.base import IdempotencyRecord
-from payflow.store.embedded import MEMORY, start, stop
 from payflow.store.mongo import MongoStore
 from tests.integration.target import in_app_loop
 from tests.support import START, app_client, make_settings, order_body

@@ -3,14 +3,21 @@
 An event id is a hash of its subject (the order, or the refund) and the event type, so
 re-running a step after a crash produces the very same event, and the receiver
 recognises it as a duplicate.
+
+An event is a typed `Event` from the moment it is built until `payflow.codec.encode`
+turns it into the bytes that are stored, signed and sent. Fields are declared in wire
+order and renamed to camelCase, so those bytes are what the dictionaries they replace
+produced (tests/unit/test_event_bytes.py pins them).
 """
 
 from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+
+import msgspec
 
 from payflow.domain.orders import Order, OrderStatus
 from payflow.domain.payment_methods import Outcome
@@ -37,52 +44,92 @@ def event_id(order_id: str, event_type: str) -> str:
     return f"evt_{digest[:24]}"
 
 
-def payment_event(order: Order, outcome: Outcome, created_at: datetime) -> dict[str, Any]:
-    """The event body for a payment outcome (DESIGN §1.3): plain data, encoded by the caller."""
+class OrderData(msgspec.Struct, rename="camel"):
+    """`data` of an event about an order: the order as the event leaves it."""
+
+    order_id: str
+    order_number: str
+    amount: Decimal
+    currency: str
+    payment_method: str
+    status: OrderStatus
+
+
+class PaymentFailedData(OrderData):
+    """`payment.failed` also says why (Stripe's decline codes)."""
+
+    failure_code: str | None
+    failure_message: str | None
+
+
+class OrderCanceledData(OrderData):
+    canceled_at: str | None
+
+
+class RefundData(msgspec.Struct, rename="camel"):
+    """`data` of `refund.succeeded`: `amount` is what this refund gave back."""
+
+    refund_id: str
+    order_id: str
+    order_number: str
+    amount: Decimal
+    currency: str
+    status: str
+    reason: str | None
+
+
+class Event(msgspec.Struct, rename="camel"):
+    """One event as it goes on the wire (DESIGN §1.3)."""
+
+    id: str
+    type: EventType
+    created_at: str  # `timefmt.isoformat`: milliseconds and `Z`, as every payflow time
+    data: OrderData | RefundData
+
+
+def payment_event(order: Order, outcome: Outcome, created_at: datetime) -> Event:
+    """The event for a payment outcome (DESIGN §1.3)."""
     event_type = EventType.PAYMENT_SUCCEEDED if outcome.succeeded else EventType.PAYMENT_FAILED
-    data = _order_data(order, TARGET_STATUS[event_type])
-    if not outcome.succeeded:
-        data["failureCode"] = outcome.failure_code
-        data["failureMessage"] = outcome.failure_message
+    status = TARGET_STATUS[event_type]
+    data: OrderData
+    if outcome.succeeded:
+        data = OrderData(*_order_fields(order), status)
+    else:
+        data = PaymentFailedData(
+            *_order_fields(order), status, outcome.failure_code, outcome.failure_message
+        )
     return _event(event_id(order.id, event_type), event_type, created_at, data)
 
 
-def order_canceled_event(order: Order, created_at: datetime) -> dict[str, Any]:
+def order_canceled_event(order: Order, created_at: datetime) -> Event:
     """`order.canceled`: the order will never be paid."""
-    data = _order_data(order, OrderStatus.CANCELED)
-    data["canceledAt"] = None if order.canceled_at is None else isoformat(order.canceled_at)
-    return _event(
-        event_id(order.id, EventType.ORDER_CANCELED), EventType.ORDER_CANCELED, created_at, data
-    )
+    canceled_at = None if order.canceled_at is None else isoformat(order.canceled_at)
+    data = OrderCanceledData(*_order_fields(order), OrderStatus.CANCELED, canceled_at)
+    event_type = EventType.ORDER_CANCELED
+    return _event(event_id(order.id, event_type), event_type, created_at, data)
 
 
-def refund_succeeded_event(refund: Refund, created_at: datetime) -> dict[str, Any]:
+def refund_succeeded_event(refund: Refund, created_at: datetime) -> Event:
     """`refund.succeeded`: `amount` is what this refund gave back, not the order's total."""
-    data: dict[str, Any] = {
-        "refundId": refund.id,
-        "orderId": refund.order_id,
-        "orderNumber": refund.order_number,
-        "amount": refund.amount,
-        "currency": refund.currency,
-        "status": refund.status,
-        "reason": refund.reason,
-    }
+    data = RefundData(
+        refund_id=refund.id,
+        order_id=refund.order_id,
+        order_number=refund.order_number,
+        amount=refund.amount,
+        currency=refund.currency,
+        status=refund.status,
+        reason=refund.reason,
+    )
     event_type = EventType.REFUND_SUCCEEDED
     return _event(event_id(refund.id, event_type), event_type, created_at, data)
 
 
-def _order_data(order: Order, status: OrderStatus) -> dict[str, Any]:
-    return {
-        "orderId": order.id,
-        "orderNumber": order.order_number,
-        "amount": order.amount,
-        "currency": order.currency,
-        "paymentMethod": order.payment_method,
-        "status": status.value,
-    }
+def _order_fields(order: Order) -> tuple[str, str, Decimal, str, str]:
+    """The fields every order event's data starts with, in wire order (before `status`)."""
+    return order.id, order.order_number, order.amount, order.currency, order.payment_method
 
 
 def _event(
-    id_: str, event_type: EventType, created_at: datetime, data: dict[str, Any]
-) -> dict[str, Any]:
-    return {"id": id_, "type": event_type.value, "createdAt": isoformat(created_at), "data": data}
+    id_: str, event_type: EventType, created_at: datetime, data: OrderData | RefundData
+) -> Event:
+    return Event(id=id_, type=event_type, created_at=isoformat(created_at), data=data)

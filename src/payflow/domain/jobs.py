@@ -1,4 +1,5 @@
-"""What travels on the work channel: a job kind and the id of the document it is about.
+"""Jobs: what travels on the work channel (a kind and a document id) and the states a
+document's job goes through.
 
 The channel carries short strings only (`o:<order id>`), so nothing lives only in memory:
 the poller can re-feed any of them from MongoDB. The API enqueues, the worker consumes;
@@ -29,3 +30,21 @@ def parse_item(item: str) -> tuple[JobKind, str]:
         if item.startswith(kind.value):
             return kind, item.removeprefix(kind.value)
     return JobKind.ORDER, item
+
+
+class JobState(StrEnum):
+    """Where a document's job (`processing.state`) stands.
+
+    queued ──claim──▶ processing ──finish──▶ done
+       ▲                  │
+       └── lease expired (another worker claims it) or released at a graceful stop
+    """
+
+    QUEUED = "queued"  # waiting for its due time
+    PROCESSING = "processing"  # leased to a worker until its lease expires
+    DONE = "done"
+
+
+# A worker may still take up an active job; a terminal one is never run again.
+ACTIVE_JOB_STATES = frozenset({JobState.QUEUED, JobState.PROCESSING})
+TERMINAL_JOB_STATES = frozenset({JobState.DONE})

@@ -11,19 +11,49 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Any, Protocol
 
+from payflow.domain.deliveries import DeliveryState
 from payflow.domain.endpoints import RegisteredEndpoint
+from payflow.domain.idempotency_keys import KeyState
 from payflow.domain.orders import Order, OrderStatus
 from payflow.domain.refunds import Refund
 
+__all__ = [
+    "Attempt",
+    "Delivery",
+    "DeliveryState",
+    "DeliveryStore",
+    "EndpointStore",
+    "EventStore",
+    "IdempotencyRecord",
+    "IdempotencyRef",
+    "IdempotencyStore",
+    "InvalidCursor",
+    "Job",
+    "ListPage",
+    "OrderNumberTaken",
+    "OrderStore",
+    "OrderWithRef",
+    "PaymentApplied",
+    "PaymentStore",
+    "Receipt",
+    "RefundJob",
+    "RefundStore",
+    "Store",
+    "StoreUnavailable",
+    "StoredEvent",
+    "StoredResponse",
+]
 
-class DeliveryState(StrEnum):
-    PENDING = "pending"  # waiting for its next attempt
-    PROCESSING = "processing"  # leased to a worker
-    SUCCEEDED = "succeeded"
-    DEAD = "dead"  # out of attempts; POST /api/deliveries/{id}/redeliver brings it back
+
+class StoreUnavailable(Exception):
+    """The database cannot be reached (no server selected, connection lost).
+
+    Every store method raises this, never its driver's own errors, for an outage: callers
+    (the problem mapping's 503, the worker) stay free of the driver. Nothing is known to
+    have changed, so the step may be retried as a whole.
+    """
 
 
 class InvalidCursor(ValueError):
@@ -66,7 +96,7 @@ class IdempotencyRecord:
     scope: str
     key: str
     fingerprint: str
-    state: str  # "in_progress" | "completed"
+    state: KeyState
     lease_token: str
     lease_expires_at: datetime
     expires_at: datetime
@@ -135,7 +165,7 @@ class Delivery:
     endpoint_id: str
     url: str
     body: bytes
-    state: str
+    state: DeliveryState
     attempts: int
     next_attempt_at: datetime | None
     created_at: datetime
@@ -179,7 +209,7 @@ class IdempotencyStore(Protocol):
     async def complete(self, record: IdempotencyRecord, response: StoredResponse) -> bool:
         """Store the response if we still hold the lease."""
 
-    async def settle(self) -> None:
+    async def flush_journal(self) -> None:
         """Make the flow's writes durable when its result already carries the response."""
 
     async def release(self, record: IdempotencyRecord) -> None:
@@ -303,7 +333,11 @@ class EventStore(Protocol):
 
 class DeliveryStore(Protocol):
     async def insert_attempted(
-        self, delivery: Delivery, attempt: Attempt, state: str, next_attempt_at: datetime | None
+        self,
+        delivery: Delivery,
+        attempt: Attempt,
+        state: DeliveryState,
+        next_attempt_at: datetime | None,
     ) -> bool: ...
 
     async def claim(
@@ -315,7 +349,7 @@ class DeliveryStore(Protocol):
         delivery_id: str,
         owner: str,
         attempt: Attempt,
-        state: str,
+        state: DeliveryState,
         next_attempt_at: datetime | None,
     ) -> bool: ...
 

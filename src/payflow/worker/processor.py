@@ -37,28 +37,31 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import anyio
 import structlog
 
 from payflow.codec import encode
+from payflow.domain.deliveries import DeliveryState
 from payflow.domain.endpoints import Endpoint, delivery_id
-from payflow.domain.events import order_canceled_event, payment_event, refund_succeeded_event
+from payflow.domain.events import (
+    Event,
+    order_canceled_event,
+    payment_event,
+    refund_succeeded_event,
+)
 from payflow.domain.jobs import JobKind, parse_item
 from payflow.domain.orders import Order, OrderStatus
 from payflow.domain.payment_methods import outcome_for
 from payflow.ids import token
 from payflow.metrics import Metrics
-from payflow.store.base import Attempt, Delivery, DeliveryState, Store
+from payflow.store.base import Attempt, Delivery, Store
 from payflow.timefmt import Clock
 from payflow.worker.backoff import retry_delay
 from payflow.worker.channel import WorkQueue
 from payflow.worker.sender import WebhookSender
 
 log = structlog.get_logger(__name__)
-
-PENDING, SUCCEEDED, DEAD = DeliveryState.PENDING, DeliveryState.SUCCEEDED, DeliveryState.DEAD
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,7 @@ class ProcessorConfig:
     retry_max_seconds: float
 
 
-def order_event(order: Order, now: datetime) -> dict[str, Any] | None:
+def order_event(order: Order, now: datetime) -> Event | None:
     """What an order's job announces: a Pending order's payment outcome, a Canceled
     order's cancellation; nothing once the order has moved on otherwise."""
     if order.status is OrderStatus.PENDING:
@@ -89,7 +92,7 @@ class _Outcome:
     """What one delivery attempt leads to: the state, and when to try again if at all."""
 
     attempt: Attempt
-    state: str
+    state: DeliveryState
     due_at: datetime | None = None
     retry_in_s: float = 0.0
 
@@ -136,21 +139,19 @@ class Processor:
             await self.store.orders.finish_processing(order.id, self.owner, now)
             return
         if order.status is OrderStatus.PENDING:
-            self.metrics.orders_processed.labels(result=event["type"]).inc()
+            self.metrics.orders_processed.labels(result=event.type).inc()
         sent = await self._emit(event, order.order_number, order.scope, now, rerun=rerun)
         await self.store.orders.finish_processing(order.id, self.owner, self.clock())
-        bound.info(
-            "order_processed", event_id=event["id"], event_type=event["type"], deliveries=sent
-        )
+        bound.info("order_processed", event_id=event.id, event_type=event.type, deliveries=sent)
 
-    async def _saved_payment_event(self, order: Order, now: datetime) -> dict[str, Any] | None:
+    async def _saved_payment_event(self, order: Order, now: datetime) -> Event | None:
         """The payment event an earlier run of this order's job saved, if it did.
 
         That run may have died after its webhook moved the order and before it recorded
         the delivery: the event must still reach every endpoint (the receiver writes its
         applied receipt then, should the crash have come before it)."""
         event = payment_event(order, outcome_for(order.payment_method), now)
-        saved = await self.store.events.get(event["id"])
+        saved = await self.store.events.get(event.id)
         return None if saved is None else event  # its saved bytes are what `_emit` sends
 
     async def process_refund(self, refund_id: str) -> None:
@@ -172,13 +173,13 @@ class Processor:
             "refund_processed",
             order_number=refund.order_number,
             refund_id=refund.id,
-            event_id=event["id"],
+            event_id=event.id,
             deliveries=sent,
         )
 
     async def _emit(
         self,
-        event: dict[str, Any],
+        event: Event,
         order_number: str,
         scope: str | None,
         now: datetime,
@@ -189,12 +190,12 @@ class Processor:
         record each delivery with that first attempt; how many were sent. A re-run sends
         only where no delivery exists yet: the others are the delivery job's."""
         body = await self.store.events.save(
-            event["id"], encode(event), event["type"], order_number, now, scope
+            event.id, encode(event), event.type, order_number, now, scope
         )
         await self.store.sync()  # no webhook names an event that a crash could still lose
-        endpoints = [e for e in self.endpoints() if e.wants(event["type"])]
+        endpoints = [e for e in self.endpoints() if e.wants(event.type)]
         if rerun and endpoints:
-            recorded = {d.endpoint_id for d in await self.store.deliveries.for_event(event["id"])}
+            recorded = {d.endpoint_id for d in await self.store.deliveries.for_event(event.id)}
             endpoints = [e for e in endpoints if e.id not in recorded]
         tried: list[tuple[Delivery, _Outcome]] = []
 
@@ -206,14 +207,14 @@ class Processor:
         async with anyio.create_task_group() as attempts:
             for endpoint in endpoints:
                 delivery = Delivery(
-                    id=delivery_id(event["id"], endpoint.id),
-                    event_id=event["id"],
-                    event_type=event["type"],
+                    id=delivery_id(event.id, endpoint.id),
+                    event_id=event.id,
+                    event_type=event.type,
                     order_number=order_number,
                     endpoint_id=endpoint.id,
                     url=endpoint.url,
                     body=body,
-                    state=PENDING,
+                    state=DeliveryState.PENDING,
                     attempts=0,
                     next_attempt_at=now,
                     created_at=now,
@@ -223,7 +224,7 @@ class Processor:
         # reader of the event's deliveries finds all of them or none.
         async with anyio.create_task_group() as records:
             for delivery, outcome in tried:
-                records.start_soon(self._settle, delivery, outcome)
+                records.start_soon(self._conclude, delivery, outcome)
         return len(endpoints)
 
     async def deliver_by_id(self, delivery_id_: str) -> None:
@@ -243,14 +244,16 @@ class Processor:
         if endpoint is None:
             # The endpoint was removed: nothing can receive this delivery any more.
             attempt = Attempt(now, delivery.attempts + 1, None, 0.0, "endpoint no longer exists")
-            await self.store.deliveries.record_attempt(delivery.id, self.owner, attempt, DEAD, None)
+            await self.store.deliveries.record_attempt(
+                delivery.id, self.owner, attempt, DeliveryState.DEAD, None
+            )
             self.metrics.deliveries.labels(result="dead").inc()
             self.metrics.dead_letters.inc()
             return
         await self._attempt(delivery, endpoint)
 
     async def _attempt(self, delivery: Delivery, endpoint: Endpoint) -> None:
-        await self._settle(delivery, await self._try(delivery, endpoint))
+        await self._conclude(delivery, await self._try(delivery, endpoint))
 
     async def _try(self, delivery: Delivery, endpoint: Endpoint) -> _Outcome:
         """Sign and send one attempt; what it leads to (nothing is written here)."""
@@ -269,15 +272,15 @@ class Processor:
         )
         self.metrics.delivery_latency.observe(result.latency_seconds)
         if result.ok:
-            return _Outcome(attempt, SUCCEEDED)
+            return _Outcome(attempt, DeliveryState.SUCCEEDED)
         if number >= self.config.max_attempts:
-            return _Outcome(attempt, DEAD)
+            return _Outcome(attempt, DeliveryState.DEAD)
         delay = retry_delay(
             number, self.config.retry_base_seconds, self.config.retry_max_seconds, self.jitter
         )
-        return _Outcome(attempt, PENDING, now + timedelta(seconds=delay), delay)
+        return _Outcome(attempt, DeliveryState.PENDING, now + timedelta(seconds=delay), delay)
 
-    async def _settle(self, delivery: Delivery, outcome: _Outcome) -> None:
+    async def _conclude(self, delivery: Delivery, outcome: _Outcome) -> None:
         """Record an attempt's outcome, count it, log it, and queue the retry it asks for."""
         attempt, state = outcome.attempt, outcome.state
         await self._record(delivery, attempt, state, outcome.due_at)
@@ -288,10 +291,10 @@ class Processor:
             attempt=attempt.number,
             status_code=attempt.status_code,
         )
-        if state == SUCCEEDED:
+        if state == DeliveryState.SUCCEEDED:
             self.metrics.deliveries.labels(result="succeeded").inc()
             bound.info("webhook_delivered", latency_ms=attempt.latency_ms)
-        elif state == DEAD:
+        elif state == DeliveryState.DEAD:
             self.metrics.deliveries.labels(result="dead").inc()
             self.metrics.dead_letters.inc()
             bound.warning("webhook_dead", error=attempt.error)
@@ -304,7 +307,7 @@ class Processor:
                 self.queue.schedule(JobKind.DELIVERY.item(delivery.id), outcome.due_at)
 
     async def _record(
-        self, delivery: Delivery, attempt: Attempt, state: str, due_at: datetime | None
+        self, delivery: Delivery, attempt: Attempt, state: DeliveryState, due_at: datetime | None
     ) -> None:
         """A first attempt records the delivery with it; a later one logs it on the delivery
         it leased (if still its holder)."""

@@ -21,14 +21,16 @@ from payflow.store.mongo.events import MongoEventStore, MongoPaymentStore
 from payflow.store.mongo.idempotency import MongoIdempotencyStore
 from payflow.store.mongo.journal import JournalBarrier
 from payflow.store.mongo.orders import MongoOrderStore
+from payflow.store.mongo.outages import translating_outages
 from payflow.store.mongo.refunds import MongoRefundStore
 
 if TYPE_CHECKING:
-    from payflow.store.mongo.common import Collection, Database
+    from payflow.store.mongo.motor_types import Collection, Database
 
 __all__ = ["MongoStore"]
 
 
+@translating_outages
 class MongoStore:
     """All of payflow's collections in one database."""
 

@@ -1,12 +1,19 @@
 """The one way payflow opens a MongoDB client, so every process uses the same options.
 
 The benchmark's floor endpoints open theirs here too: a ratio against a floor then
-measures payflow's own work, not a different pool size or timeout (DESIGN §6).
+measures payflow's own work, not a different pool size or timeout (DESIGN §6). The
+embedded database's start-up asks `server_pid` whether its child answers yet, so the
+driver stays in the store.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from pymongo import MongoClient
+from pymongo.errors import PyMongoError
+
+from payflow.store.base import StoreUnavailable
 
 # motor's defaults otherwise (maxPoolSize 100); aware datetimes, since payflow stores UTC.
 CLIENT_OPTIONS: dict[str, Any] = {"tz_aware": True, "serverSelectionTimeoutMS": 5000}
@@ -17,3 +24,21 @@ def open_client(uri: str) -> Any:
     from motor.motor_asyncio import AsyncIOMotorClient
 
     return AsyncIOMotorClient(uri, **CLIENT_OPTIONS)
+
+
+def server_pid(uri: str, timeout_seconds: float) -> int | None:
+    """Blocking: the process id the server at `uri` reports once it answers `ping` (None
+    if it reports none); `StoreUnavailable` while it does not answer yet."""
+    timeout_ms = int(timeout_seconds * 1000)
+    try:
+        with MongoClient[dict[str, object]](
+            uri,
+            serverSelectionTimeoutMS=timeout_ms,
+            connectTimeoutMS=timeout_ms,
+            socketTimeoutMS=timeout_ms,
+        ) as client:
+            client.admin.command("ping")
+            pid = client.admin.command("serverStatus").get("pid")
+    except PyMongoError as exc:
+        raise StoreUnavailable(str(exc)[:300]) from exc
+    return pid if isinstance(pid, int) else None

@@ -1,93 +1,20 @@
-"""Shared pieces of the MongoDB store: collection types, write concern, time and cursors."""
+"""Shared pieces of the MongoDB store: the journaled write concern, keyset cursors and
+exact amounts (the collection types: `motor_types`; group commit: `journal`)."""
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 from bson import Decimal128
 from pymongo import WriteConcern
-from pymongo.errors import ConnectionFailure, DuplicateKeyError
 
 from payflow.store.base import InvalidCursor
 
-T = TypeVar("T")
-
-if TYPE_CHECKING:
-    from motor.motor_asyncio import AsyncIOMotorCollection, AsyncIOMotorDatabase
-
-    from payflow.store.mongo.batching import Batcher
-    from payflow.store.mongo.journal import JournalBarrier
-
-    Database = AsyncIOMotorDatabase[dict[str, Any]]
-    Collection = AsyncIOMotorCollection[dict[str, Any]]
-
 JOURNALED = WriteConcern(w=1, j=True)
-# A *staged* write is one its flow always follows with a journaled write before anything
-# outside the process can depend on it (a response, a webhook): it is acknowledged without
-# waiting for the journal. The journal is one ordered log, so that next journaled write
-# makes the staged ones before it durable too, and a crash in between loses them together
-# with it: the retry's ordinary case (leases, deterministic ids). One journal flush per
-# flow instead of one per write; a flush is an fsync, ~4 ms on the benchmark machine.
-# Staged: the idempotency claim, the order insert, the order job's claim, event and
-# deliveries (then `finish_processing`), the receiver's conditional update (then the receipt).
-# Those last writes are staged too and then wait for a journal flush shared by every
-# concurrent flow (`write_durably`, `journal.JournalBarrier`): group commit.
-STAGED = WriteConcern(w=1)
-
-
-async def write_durably(
-    collection: Collection,
-    journal: JournalBarrier | None,
-    write: Callable[[Collection], Awaitable[T]],
-) -> T:
-    """The last write of a flow: staged, then the shared journal flush (group commit), so
-    it and every staged write before it are durable when this returns. Without a barrier
-    (a store built on its own), one journaled write does the same."""
-    if journal is None:
-        return await write(collection)
-    try:
-        result = await write(staged(collection))
-    except DuplicateKeyError:
-        await journal.sync()  # refused, but the flow's earlier writes still need the flush
-        raise
-    await journal.sync()
-    return result
-
-
-async def update_durably(
-    collection: Collection,
-    journal: JournalBarrier | None,
-    updates: Batcher[tuple[dict[str, Any], dict[str, Any]], bool],
-    query: dict[str, Any],
-    update: dict[str, Any],
-) -> bool:
-    """`write_durably` for one update by `_id`, batched with concurrent ones (`updates`
-    runs `batching.update_each` on the staged collection); whether it changed the document."""
-    if journal is None:
-        result = await collection.update_one(query, update)
-        return bool(result.modified_count == 1)
-    changed = await updates.submit((query, update))
-    await journal.sync()
-    return changed
-
-
-def staged(collection: Collection) -> Collection:
-    """`collection` for staged writes; unchanged when it is not journaled anyway (tests)."""
-    if not collection.write_concern.document.get("j"):
-        return collection
-    unjournaled: Collection = collection.database.get_collection(
-        collection.name, write_concern=STAGED
-    )
-    return unjournaled
-
-
-# The driver's "the database cannot be reached" (no server selected, connection lost):
-# a client sees 503 for these, never 500 (payflow.errors).
-UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (ConnectionFailure,)
 
 
 def encode_cursor(created_at: datetime, doc_id: str) -> str:

@@ -15,19 +15,22 @@ from typing import TYPE_CHECKING, Any
 from bson import Binary
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 
-from payflow.store.base import Attempt, Delivery, DeliveryState
+from payflow.domain.deliveries import TERMINAL_DELIVERY_STATES, DeliveryState
+from payflow.store.base import Attempt, Delivery
 from payflow.store.mongo.batching import Batcher, insert_each, update_each
-from payflow.store.mongo.common import after_cursor, encode_cursor, staged, update_durably
+from payflow.store.mongo.common import after_cursor, encode_cursor
+from payflow.store.mongo.journal import staged, update_durably
+from payflow.store.mongo.outages import translating_outages
 from payflow.timefmt import as_utc
 
 if TYPE_CHECKING:
-    from payflow.store.mongo.common import Collection
     from payflow.store.mongo.journal import JournalBarrier
+    from payflow.store.mongo.motor_types import Collection
 
-PENDING, PROCESSING, SUCCEEDED, DEAD = (s.value for s in DeliveryState)
 LOG_LIMIT = 50  # attempts kept on the document, newest last
 
 
+@translating_outages
 class MongoDeliveryStore:
     def __init__(self, collection: Collection, journal: JournalBarrier | None = None) -> None:
         self.collection = collection
@@ -41,7 +44,11 @@ class MongoDeliveryStore:
         )
 
     async def insert_attempted(
-        self, delivery: Delivery, attempt: Attempt, state: str, next_attempt_at: datetime | None
+        self,
+        delivery: Delivery,
+        attempt: Attempt,
+        state: DeliveryState,
+        next_attempt_at: datetime | None,
     ) -> bool:
         """Record a delivery with its first attempt, made before this write; False if it
         exists (another run of the same order job recorded its own first attempt first).
@@ -62,7 +69,13 @@ class MongoDeliveryStore:
         for claimable in _claimable(now):
             doc = await self.collection.find_one_and_update(
                 {"_id": delivery_id, **claimable},
-                {"$set": {"state": PROCESSING, "owner": owner, "leaseExpiresAt": lease_until}},
+                {
+                    "$set": {
+                        "state": DeliveryState.PROCESSING,
+                        "owner": owner,
+                        "leaseExpiresAt": lease_until,
+                    }
+                },
                 projection={"log": 0},
                 return_document=ReturnDocument.BEFORE,
             )
@@ -70,7 +83,7 @@ class MongoDeliveryStore:
                 break
         else:
             return None
-        took_over = doc["state"] == PROCESSING
+        took_over = doc["state"] == DeliveryState.PROCESSING
         return _delivery(doc, took_over=took_over)
 
     async def record_attempt(
@@ -78,7 +91,7 @@ class MongoDeliveryStore:
         delivery_id: str,
         owner: str,
         attempt: Attempt,
-        state: str,
+        state: DeliveryState,
         next_attempt_at: datetime | None,
     ) -> bool:
         """Log an attempt and move the state, if `owner` still holds the lease."""
@@ -123,9 +136,9 @@ class MongoDeliveryStore:
     async def redeliver(self, delivery_id: str, now: datetime) -> Delivery | None:
         """Queue a finished (dead or succeeded) delivery again; None if unknown or in flight."""
         doc = await self.collection.find_one_and_update(
-            {"_id": delivery_id, "state": {"$in": [SUCCEEDED, DEAD]}},
+            {"_id": delivery_id, "state": {"$in": sorted(TERMINAL_DELIVERY_STATES)}},
             {
-                "$set": {"state": PENDING, "nextAttemptAt": now, "updatedAt": now},
+                "$set": {"state": DeliveryState.PENDING, "nextAttemptAt": now, "updatedAt": now},
                 "$inc": {"redeliveries": 1},
             },
             return_document=ReturnDocument.AFTER,
@@ -147,9 +160,9 @@ class MongoDeliveryStore:
     async def release_leases(self, owner: str, now: datetime) -> int:
         """Hand back this process's unfinished deliveries so anyone can take them at once."""
         result = await self.collection.update_many(
-            {"state": PROCESSING, "owner": owner},
+            {"state": DeliveryState.PROCESSING, "owner": owner},
             {
-                "$set": {"state": PENDING, "nextAttemptAt": now},
+                "$set": {"state": DeliveryState.PENDING, "nextAttemptAt": now},
                 "$unset": {"owner": "", "leaseExpiresAt": ""},
             },
         )
@@ -159,8 +172,8 @@ class MongoDeliveryStore:
 def _claimable(now: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
     """A delivery can be taken when due for an attempt, or when its holder's lease expired."""
     return (
-        {"state": PENDING, "nextAttemptAt": {"$lte": now}},
-        {"state": PROCESSING, "leaseExpiresAt": {"$lte": now}},
+        {"state": DeliveryState.PENDING, "nextAttemptAt": {"$lte": now}},
+        {"state": DeliveryState.PROCESSING, "leaseExpiresAt": {"$lte": now}},
     )
 
 
@@ -181,14 +194,16 @@ def _delivery_doc(delivery: Delivery) -> dict[str, Any]:
     }
 
 
-def _outcome(attempt: Attempt, state: str, next_attempt_at: datetime | None) -> dict[str, Any]:
+def _outcome(
+    attempt: Attempt, state: DeliveryState, next_attempt_at: datetime | None
+) -> dict[str, Any]:
     """The fields an attempt sets: the state it leads to, when to try again, when delivered."""
     fields: dict[str, Any] = {
         "state": state,
         "nextAttemptAt": next_attempt_at,
         "updatedAt": attempt.at,
     }
-    if state == SUCCEEDED:
+    if state == DeliveryState.SUCCEEDED:
         fields["deliveredAt"] = attempt.at
     return fields
 
@@ -215,7 +230,7 @@ def _delivery(doc: Mapping[str, Any], *, took_over: bool = False) -> Delivery:
         endpoint_id=doc["endpointId"],
         url=doc["url"],
         body=bytes(doc["body"]),
-        state=doc["state"],
+        state=DeliveryState(doc["state"]),
         attempts=int(doc.get("attempts", 0)),
         next_attempt_at=None if next_at is None else as_utc(next_at),
         created_at=as_utc(doc["createdAt"]),

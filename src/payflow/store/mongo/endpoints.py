@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING, Any
 from pymongo import DESCENDING
 
 from payflow.domain.endpoints import RegisteredEndpoint, SecretVersion
+from payflow.store.mongo.outages import translating_outages
 from payflow.timefmt import as_utc
 
 if TYPE_CHECKING:
-    from payflow.store.mongo.common import Collection
+    from payflow.store.mongo.motor_types import Collection
 
 
+@translating_outages
 class MongoEndpointStore:
     def __init__(self, collection: Collection) -> None:
         self.collection = collection

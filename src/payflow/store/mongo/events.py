@@ -14,21 +14,19 @@ from pymongo.errors import DuplicateKeyError
 
 from payflow.store.base import Receipt, StoredEvent
 from payflow.store.mongo.batching import Batcher, insert_each
-from payflow.store.mongo.common import (
-    after_cursor,
-    bsonable,
-    encode_cursor,
-    staged,
-)
+from payflow.store.mongo.common import after_cursor, bsonable, encode_cursor
+from payflow.store.mongo.journal import staged
+from payflow.store.mongo.outages import translating_outages
 from payflow.timefmt import as_utc
 
 if TYPE_CHECKING:
-    from payflow.store.mongo.common import Collection
     from payflow.store.mongo.journal import JournalBarrier
+    from payflow.store.mongo.motor_types import Collection
 
 _readable = msgspec.json.Decoder(float_hook=Decimal)
 
 
+@translating_outages
 class MongoEventStore:
     def __init__(self, collection: Collection) -> None:
         self.collection = collection
@@ -111,6 +109,7 @@ def _event(doc: Mapping[str, Any]) -> StoredEvent:
     )
 
 
+@translating_outages
 class MongoPaymentStore:
     def __init__(self, collection: Collection, journal: JournalBarrier | None = None) -> None:
         self.collection = collection

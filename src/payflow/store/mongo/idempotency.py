@@ -19,20 +19,23 @@ from typing import TYPE_CHECKING, Any
 
 from bson import Binary
 
+from payflow.domain.idempotency_keys import KeyState
 from payflow.store.base import IdempotencyRecord, StoredResponse
 from payflow.store.mongo.batching import Batcher, insert_each, update_each
-from payflow.store.mongo.common import staged, update_durably, write_durably
+from payflow.store.mongo.journal import staged, update_durably, write_durably
+from payflow.store.mongo.outages import translating_outages
 from payflow.timefmt import as_utc
 
 if TYPE_CHECKING:
-    from payflow.store.mongo.common import Collection
     from payflow.store.mongo.journal import JournalBarrier
+    from payflow.store.mongo.motor_types import Collection
 
 
 # The response a record's result (its order) carries, if that result exists for the record.
 ResultLookup = Callable[[IdempotencyRecord], Awaitable[StoredResponse | None]]
 
 
+@translating_outages
 class MongoIdempotencyStore:
     def __init__(
         self,
@@ -76,12 +79,16 @@ class MongoIdempotencyStore:
     async def _as_found(self, doc: Mapping[str, Any]) -> IdempotencyRecord:
         """The record, completed with its result's response when its result carries one."""
         record = _record(doc)
-        if record.state != "in_progress" or record.result_order is None or self.results is None:
+        if (
+            record.state is not KeyState.IN_PROGRESS
+            or record.result_order is None
+            or self.results is None
+        ):
             return record
         response = await self.results(record)
         if response is None:
             return record  # still running, or its holder died before inserting the order
-        return replace(record, state="completed", response=response)
+        return replace(record, state=KeyState.COMPLETED, response=response)
 
     async def _find_each(self, ids: list[str]) -> list[dict[str, Any] | None]:
         found = {doc["_id"]: doc async for doc in self.collection.find({"_id": {"$in": ids}})}
@@ -95,7 +102,7 @@ class MongoIdempotencyStore:
         return bool(result.modified_count == 1)
 
     async def complete(self, record: IdempotencyRecord, response: StoredResponse) -> bool:
-        update = {"$set": {"state": "completed", "response": response_doc(response)}}
+        update = {"$set": {"state": KeyState.COMPLETED, "response": response_doc(response)}}
         return await update_durably(  # the create flow's journal flush, batched
             self.collection,
             self.journal,
@@ -104,7 +111,7 @@ class MongoIdempotencyStore:
             update,
         )
 
-    async def settle(self) -> None:
+    async def flush_journal(self) -> None:
         if self.journal is not None:  # else every write was journaled on its own
             await self.journal.sync()
 
@@ -168,7 +175,7 @@ def _record(doc: Mapping[str, Any]) -> IdempotencyRecord:
         scope=doc["scope"],
         key=doc["key"],
         fingerprint=doc["fingerprint"],
-        state=doc["state"],
+        state=KeyState(doc["state"]),
         lease_token=doc["leaseToken"],
         lease_expires_at=as_utc(doc["leaseExpiresAt"]),
         expires_at=as_utc(doc["expiresAt"]),

@@ -2,9 +2,10 @@
 
 A document that is work to do carries `processing`: `{state, dueAt, attempts}` while
 queued, plus `owner` and `leaseExpiresAt` while a worker holds it, plus `doneAt` once
-done. Creating the document and enqueueing its job is then one atomic insert. What
-follows is the same for every kind of job: which ones may be taken, which are due, the
-fields a claim and a finish set, and giving a stopping worker's leases back.
+done (the states: `domain.jobs.JobState`). Creating the document and enqueueing its job
+is then one atomic insert. What follows is the same for every kind of job: which ones
+may be taken, which are due, the fields a claim and a finish set, and giving a stopping
+worker's leases back.
 """
 
 from __future__ import annotations
@@ -12,17 +13,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from payflow.domain.jobs import JobState
 from payflow.timefmt import as_utc
 
 if TYPE_CHECKING:
-    from payflow.store.mongo.common import Collection
-
-QUEUED, PROCESSING, DONE = "queued", "processing", "done"
+    from payflow.store.mongo.motor_types import Collection
 
 
 def queued(due_at: datetime) -> dict[str, Any]:
     """The `processing` field of a document whose job is waiting for `due_at`."""
-    return {"state": QUEUED, "dueAt": due_at, "attempts": 0}
+    return {"state": JobState.QUEUED, "dueAt": due_at, "attempts": 0}
 
 
 def claimable(now: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -31,20 +31,20 @@ def claimable(now: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
     Two filters tried in turn, never one `$or`: servers (the embedded one among them) then
     skip the `_id` index and every claim becomes a collection scan."""
     return (
-        {"processing.state": QUEUED, "processing.dueAt": {"$lte": now}},
-        {"processing.state": PROCESSING, "processing.leaseExpiresAt": {"$lte": now}},
+        {"processing.state": JobState.QUEUED, "processing.dueAt": {"$lte": now}},
+        {"processing.state": JobState.PROCESSING, "processing.leaseExpiresAt": {"$lte": now}},
     )
 
 
 def held_by(owner: str) -> dict[str, Any]:
     """The filter of a job `owner` holds now."""
-    return {"processing.state": PROCESSING, "processing.owner": owner}
+    return {"processing.state": JobState.PROCESSING, "processing.owner": owner}
 
 
 def lease(owner: str, until: datetime) -> dict[str, Any]:
     """`$set` fields that give the job to `owner` until `until`."""
     return {
-        "processing.state": PROCESSING,
+        "processing.state": JobState.PROCESSING,
         "processing.owner": owner,
         "processing.leaseExpiresAt": until,
     }
@@ -53,7 +53,7 @@ def lease(owner: str, until: datetime) -> dict[str, Any]:
 def finished(now: datetime) -> dict[str, Any]:
     """The update that marks a held job done."""
     return {
-        "$set": {"processing.state": DONE, "processing.doneAt": now},
+        "$set": {"processing.state": JobState.DONE, "processing.doneAt": now},
         "$unset": {"processing.owner": "", "processing.leaseExpiresAt": ""},
     }
 
@@ -78,7 +78,7 @@ async def release_leases(collection: Collection, owner: str, now: datetime) -> i
     result = await collection.update_many(
         held_by(owner),
         {
-            "$set": {"processing.state": QUEUED, "processing.dueAt": now},
+            "$set": {"processing.state": JobState.QUEUED, "processing.dueAt": now},
             "$unset": {"processing.owner": "", "processing.leaseExpiresAt": ""},
         },
     )

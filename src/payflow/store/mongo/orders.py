@@ -30,18 +30,21 @@ from payflow.store.base import (
 )
 from payflow.store.mongo import jobs
 from payflow.store.mongo.batching import Batcher, insert_each, update_each
-from payflow.store.mongo.common import after_cursor, encode_cursor, staged
+from payflow.store.mongo.common import after_cursor, encode_cursor
 from payflow.store.mongo.idempotency import response_doc, stored_response
+from payflow.store.mongo.journal import staged
+from payflow.store.mongo.outages import translating_outages
 from payflow.timefmt import as_utc
 
 if TYPE_CHECKING:
-    from payflow.store.mongo.common import Collection
     from payflow.store.mongo.journal import JournalBarrier
+    from payflow.store.mongo.motor_types import Collection
 
 
 _ORDER_PROJECTION = {"processing": 0, "idempotency": 0, "refunds": 0}
 
 
+@translating_outages
 class MongoOrderStore:
     def __init__(self, collection: Collection, journal: JournalBarrier | None = None) -> None:
         self.collection = collection
@@ -91,7 +94,7 @@ class MongoOrderStore:
         keyed = doc.get("idempotency")
         if keyed is None:
             return OrderWithRef(_order(doc), None, None)
-        return OrderWithRef(_order(doc), *_made_by(keyed))
+        return OrderWithRef(_order(doc), *_creating_key_and_response(keyed))
 
     async def saved_response(self, record: IdempotencyRecord) -> StoredResponse | None:
         """The response `record`'s create kept on its order, if that order exists for it.
@@ -102,7 +105,7 @@ class MongoOrderStore:
         keyed = await self._keyed.submit(record.result_order)
         if keyed is None:
             return None
-        ref, response = _made_by(keyed)
+        ref, response = _creating_key_and_response(keyed)
         if ref != IdempotencyRef(record.scope, record.key, record.fingerprint):
             return None  # an order of that number made by another key (a 409 for this one)
         return response
@@ -373,7 +376,9 @@ def _values(statuses: frozenset[OrderStatus]) -> list[str]:
     return sorted(status.value for status in statuses)
 
 
-def _made_by(keyed: Mapping[str, Any]) -> tuple[IdempotencyRef, StoredResponse | None]:
+def _creating_key_and_response(
+    keyed: Mapping[str, Any],
+) -> tuple[IdempotencyRef, StoredResponse | None]:
     """An order's `idempotency` field: the key that created it, and the answer kept for the
     key's replays (none on orders inserted before payflow kept it there)."""
     saved = keyed.get("response")

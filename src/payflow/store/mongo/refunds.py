@@ -20,14 +20,16 @@ from payflow.domain.money import from_minor, to_minor
 from payflow.domain.refunds import Refund
 from payflow.store.base import RefundJob
 from payflow.store.mongo import jobs
+from payflow.store.mongo.outages import translating_outages
 from payflow.timefmt import as_utc
 
 if TYPE_CHECKING:
-    from payflow.store.mongo.common import Collection
+    from payflow.store.mongo.motor_types import Collection
 
 _PROJECTION = {"processing": 0}
 
 
+@translating_outages
 class MongoRefundStore:
     def __init__(self, collection: Collection) -> None:
         self.collection = collection

@@ -32,6 +32,18 @@ def an_order(payment_method: str = "pm_card_visa", **changes: object) -> Order:
     return Order(**fields)  # type: ignore[arg-type]
 
 
+def a_refund(reason: str | None) -> Refund:
+    return Refund(
+        id="re_0123456789abcdef01234567",
+        order_id="ord_0123456789abcdef01234567",
+        order_number="ORD-67890",
+        amount=Decimal("50.00"),
+        currency="USD",
+        created_at=CREATED,
+        reason=reason,
+    )
+
+
 def test_a_payment_succeeded_event_keeps_its_bytes() -> None:
     event = payment_event(an_order(), outcome_for("pm_card_visa"), SENT)
     assert encode(event) == (
@@ -71,15 +83,7 @@ def test_an_order_canceled_event_without_a_cancel_time_says_null() -> None:
 
 
 def test_a_refund_succeeded_event_keeps_its_bytes() -> None:
-    refund = Refund(
-        id="re_0123456789abcdef01234567",
-        order_id="ord_0123456789abcdef01234567",
-        order_number="ORD-67890",
-        amount=Decimal("50.00"),
-        currency="USD",
-        created_at=CREATED,
-        reason="requested_by_customer",
-    )
+    refund = a_refund(reason="requested_by_customer")
     assert encode(refund_succeeded_event(refund, SENT)) == (
         b'{"id":"evt_963eca095eda2f96dba5f043","type":"refund.succeeded",'
         b'"createdAt":"2036-11-22T20:47:03.456Z","data":{"refundId":"re_0123456789abcdef01234567",'
@@ -89,14 +93,6 @@ def test_a_refund_succeeded_event_keeps_its_bytes() -> None:
 
 
 def test_a_refund_event_without_a_reason_says_null() -> None:
-    refund = Refund(
-        id="re_0123456789abcdef01234567",
-        order_id="ord_0123456789abcdef01234567",
-        order_number="ORD-67890",
-        amount=Decimal("50.00"),
-        currency="USD",
-        created_at=CREATED,
-    )
-    assert encode(refund_succeeded_event(refund, SENT)).endswith(
+    assert encode(refund_succeeded_event(a_refund(reason=None), SENT)).endswith(
         b'"amount":50.00,"currency":"USD","status":"succeeded","reason":null}}'
     )

@@ -8,8 +8,8 @@ payflow talks to it exactly as it talks to a real ``mongod`` — the real driver
 and ``mongosh`` can connect to it to look around. With ``MONGO_URI`` set none of
 this runs.
 
-With ``MONGO_URI`` unset, payflow runs its database as a child process; this package is
-everything about that process (the store only ever sees a URI). Its modules, one job each:
+This package is everything about that child process (the store only ever sees its
+URI). Its modules, one job each:
 
 - `server`: what a running server is (`EmbeddedServer`: its process, port and URI).
 - `launch`: one start-up: the command line, the log, choosing a port, and judging

@@ -1,14 +1,14 @@
 """Stopping the server so that the stop is never lost.
 
-- Stopping: the server handles SIGTERM in Python while its main thread blocks in
-  ``Event.wait()`` with no timeout. When the kernel delivers the signal to one of its
-  other threads (WiredTiger's or a connection's), the handler is only flagged and
-  never runs — the signal looks ignored (measured: about 1 in 8 when a connection
-  arrives at the same moment). A second SIGTERM gets through. Once the handler runs,
-  the accept thread stays blocked in ``accept()`` for 2 s unless a connection wakes
-  it. So: SIGTERM, then after 0.2 s connect to the port now and then (wakes the
-  accept loop: stops in ~0.3 s instead of ~2.1 s), SIGTERM again if the port still
-  accepts after 1 s, SIGKILL after ``grace``.
+The server handles SIGTERM in Python while its main thread blocks in
+``Event.wait()`` with no timeout. When the kernel delivers the signal to one of its
+other threads (WiredTiger's or a connection's), the handler is only flagged and
+never runs — the signal looks ignored (measured: about 1 in 8 when a connection
+arrives at the same moment). A second SIGTERM gets through. Once the handler runs,
+the accept thread stays blocked in ``accept()`` for 2 s unless a connection wakes
+it. So: SIGTERM, then after 0.2 s connect to the port now and then (wakes the
+accept loop: stops in ~0.3 s instead of ~2.1 s), SIGTERM again if the port still
+accepts after 1 s, SIGKILL after ``grace``.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def terminate(process: subprocess.Popen[bytes], host: str, port: int, grace: flo
                 continue
             # A connection wakes the accept loop, which then sees the stop flag and
             # lets the listener close. A port that still accepts after that means the
-            # SIGTERM was lost (see the module docstring): send another.
+            # SIGTERM was lost (see above): send another.
             if accepts(host, port, 0.1):
                 answered += 1
                 if answered >= 2 and now - signalled >= _RESIGNAL_AFTER_SECONDS:

@@ -1,10 +1,9 @@
 """Who holds the storage directory: a second server on the same data cannot start.
 
-- Stale lock / leftover process: WiredTiger holds an ``fcntl`` lock on
-  ``WiredTiger.lock``. A SIGKILLed server leaves the file but not the lock, and the
-  next start recovers from the journal. A server that is still running (e.g. left
-  behind when its parent was SIGKILLed) makes a second start fail at once; we check
-  first and name the process holding the lock.
+WiredTiger holds an ``fcntl`` lock on ``WiredTiger.lock``. A SIGKILLed server leaves
+the file but not the lock, and the next start recovers from the journal. A server that
+is still running (e.g. left behind when its parent was SIGKILLed) makes a second start
+fail at once; we check first and name the process holding the lock.
 """
 
 from __future__ import annotations

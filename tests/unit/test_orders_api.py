@@ -73,6 +73,19 @@ async def test_yen_amounts_have_no_decimals(client: Client) -> None:
     assert b'"amount":1500,' in response.content
 
 
+@pytest.mark.parametrize("sent", ["usd", "Usd", "USD"])
+async def test_currency_is_accepted_in_any_letter_case_and_answered_upper_case(
+    client: Client, sent: str
+) -> None:
+    body = order_body(currency=sent)
+    response = await client.post("/api/orders", headers=key(), content=body)
+    assert response.status_code == 201
+    assert response.json()["currency"] == "USD"
+    fetched = await client.get("/api/orders/ORD-67890")
+    assert fetched.json()["currency"] == "USD"
+    assert b'"amount":149.99,' in fetched.content  # the minor digits of USD, not a default
+
+
 async def test_static_path_segments_match_case_insensitively(client: Client) -> None:
     response = await client.post("/api/Orders", headers=key(), content=order_body())
     assert response.status_code == 201
@@ -198,7 +211,7 @@ BAD_BODIES = {
     "bool amount": b'{"orderNumber":"A","amount":true}',
     "over max": b'{"orderNumber":"A","amount":100000000}',
     "currency short": b'{"orderNumber":"A","amount":1,"currency":"US"}',
-    "currency lower": b'{"orderNumber":"A","amount":1,"currency":"usd"}',
+    "currency lower unknown": b'{"orderNumber":"A","amount":1,"currency":"xxx"}',
     "currency unknown": b'{"orderNumber":"A","amount":1,"currency":"XXX"}',
     "order number empty": b'{"orderNumber":"","amount":1}',
     "order number 65": b'{"orderNumber":"' + b"A" * 65 + b'","amount":1}',

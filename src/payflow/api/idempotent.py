@@ -17,11 +17,13 @@ from datetime import datetime
 from typing import Any
 
 from litestar import Request, Response
+from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import OpenAPIType, Operation, RequestBody
 
 from payflow import idempotency
 from payflow.api.body import decode_json_object
 from payflow.api.openapi import header_parameter, response_header
+from payflow.api.problems import problems
 from payflow.api.responses import JSON, PROBLEM_JSON
 from payflow.codec import encode
 from payflow.errors import IdempotencyInProgress, IdempotencyKeyReused, PayflowError
@@ -131,6 +133,15 @@ def provide_idempotent_post(request: Request[Any, Any, Any], runtime: RuntimeDep
         policy=runtime.idempotency_policy,
         metrics=runtime.metrics,
     )
+
+
+def idempotent_problems(*statuses: int, **descriptions: str) -> dict[int, ResponseSpec]:
+    """The problems every idempotent POST can answer (400 for the key or the body, 409 in
+    progress, 413, 422 reused), plus the route's own `statuses`."""
+    descriptions.setdefault(
+        "s400", "validation-error, idempotency-key-missing or idempotency-key-invalid"
+    )
+    return problems(*sorted({400, 409, 413, 422, *statuses}), **descriptions)
 
 
 def idempotent_post_operation(

@@ -50,7 +50,7 @@ from payflow.api.endpoints.schemas import (
     with_secret,
 )
 from payflow.api.events.schemas import DeliveryOut, delivery_out
-from payflow.api.idempotent import stored_json
+from payflow.api.idempotent import idempotent_problems, stored_json
 from payflow.api.openapi import example_response
 from payflow.api.paging import next_page_link, read_page
 from payflow.api.problems import problems
@@ -92,12 +92,7 @@ class WebhookEndpointsController(Controller):
             201: example_response(
                 EndpointWithSecretOut, "Created (or replayed)", created=CREATED_EXAMPLE
             ),
-            **problems(
-                400,
-                409,
-                413,
-                422,
-                s400="validation-error, idempotency-key-missing or idempotency-key-invalid",
+            **idempotent_problems(
                 s409="endpoint-limit-reached, or idempotency-in-progress (with Retry-After)",
             ),
         },
@@ -193,12 +188,8 @@ class WebhookEndpointsController(Controller):
         summary="Issue a new secret; the old one keeps signing for the grace period",
         responses={
             200: example_response(EndpointWithSecretOut, "Rotated", rotated=ROTATED_EXAMPLE),
-            **problems(
-                400,
+            **idempotent_problems(
                 404,
-                409,
-                422,
-                s400="idempotency-key-missing, idempotency-key-invalid or validation-error",
                 s409="endpoint-built-in, or idempotency-in-progress (with Retry-After)",
             ),
         },

@@ -20,7 +20,11 @@ from msgspec import Raw
 from payflow import idempotency
 from payflow.api.dependencies import DataScope, Deliveries, Events, Post, Queue, provide
 from payflow.api.events.schemas import DeliveryOut, EventOut, delivery_out
-from payflow.api.idempotent import idempotent_post_operation, stored_json
+from payflow.api.idempotent import (
+    idempotent_post_operation,
+    idempotent_problems,
+    stored_json,
+)
 from payflow.api.paging import next_page_link, read_page
 from payflow.api.problems import problems
 from payflow.api.responses import ExactJSON
@@ -140,11 +144,8 @@ class DeliveriesController(Controller):
         summary="Send a dead or succeeded delivery again (idempotent)",
         responses={
             202: ResponseSpec(DeliveryOut, description="Queued again", generate_examples=False),
-            **problems(
-                400,
+            **idempotent_problems(
                 404,
-                409,
-                422,
                 s400="idempotency-key-missing or idempotency-key-invalid",
                 s409="delivery-not-finished, or idempotency-in-progress (with Retry-After)",
             ),

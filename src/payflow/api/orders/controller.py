@@ -43,7 +43,7 @@ from payflow.api.dependencies import (
     find_order,
     provide,
 )
-from payflow.api.idempotent import stored_json
+from payflow.api.idempotent import idempotent_problems, stored_json
 from payflow.api.openapi import example_response
 from payflow.api.orders.docs import CANCELED_EXAMPLE, CancelOrderOperation, CreateOrderOperation
 from payflow.api.orders.schemas import (
@@ -64,7 +64,6 @@ from payflow.store.base import IdempotencyRef, OrderNumberTaken, StoredResponse
 from payflow.timefmt import isoformat
 
 ROUTE = "/api/orders"
-KEY_PROBLEMS = "validation-error, idempotency-key-missing or idempotency-key-invalid"
 
 log = structlog.get_logger(__name__)
 
@@ -84,7 +83,7 @@ class OrdersController(Controller):
             201: ResponseSpec(
                 OrderOut, description="Created (or replayed)", generate_examples=False
             ),
-            **problems(400, 409, 413, 422, s400=KEY_PROBLEMS),
+            **idempotent_problems(),
         },
         operation_class=CreateOrderOperation,
         description=(
@@ -210,13 +209,8 @@ class OrdersController(Controller):
         summary="Cancel a Pending order (idempotent)",
         responses={
             200: example_response(OrderOut, "Canceled (or replayed)", canceled=CANCELED_EXAMPLE),
-            **problems(
-                400,
+            **idempotent_problems(
                 404,
-                409,
-                413,
-                422,
-                s400=KEY_PROBLEMS,
                 s409="order-not-cancelable: the order is no longer Pending; or "
                 "idempotency-in-progress (with Retry-After)",
             ),

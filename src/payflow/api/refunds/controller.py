@@ -27,7 +27,7 @@ from litestar.params import FromPath, QueryParameter
 
 from payflow import idempotency
 from payflow.api.dependencies import DataScope, Orders, Post, Queue, Refunds, find_order, provide
-from payflow.api.idempotent import stored_json
+from payflow.api.idempotent import idempotent_problems, stored_json
 from payflow.api.openapi import example_response
 from payflow.api.problems import problems
 from payflow.api.refunds.docs import REFUND_EXAMPLE, CreateRefundOperation
@@ -51,14 +51,9 @@ class RefundsController(Controller):
         summary="Refund a Paid order, in whole or in part (idempotent)",
         responses={
             201: example_response(RefundOut, "Refunded (or replayed)", refund=REFUND_EXAMPLE),
-            **problems(
-                400,
+            **idempotent_problems(
                 404,
-                409,
-                413,
-                422,
                 503,
-                s400="validation-error, idempotency-key-missing or idempotency-key-invalid",
                 s409="order-not-refundable (not Paid, or already fully refunded), "
                 "refund-exceeds-remaining, or idempotency-in-progress (with Retry-After)",
                 s503="service-unavailable: very many refunds of this order at once; retry",

@@ -13,16 +13,17 @@ from litestar.params import FromPath
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
 
 from payflow import __version__
-from payflow.api import access, health
-from payflow.api.cancel import cancel_order
-from payflow.api.docs import DecimalAsNumber
+from payflow.api import access
 from payflow.api.endpoints import WebhookEndpointsController
 from payflow.api.events import DeliveriesController, EventsController
+from payflow.api.health import HealthController
+from payflow.api.openapi import DecimalAsNumber
 from payflow.api.orders import OrdersController
 from payflow.api.refunds import RefundsController
 from payflow.api.request_log import RequestLog
+from payflow.api.responses import ExactJSON
 from payflow.api.routing import CaseInsensitivePaths
-from payflow.api.webhooks import receive_payment_webhook
+from payflow.api.webhooks import WebhooksController
 from payflow.config import Settings, load_settings
 from payflow.errors import PROBLEM_TYPE_BASE, NotFound, problem_docs, problem_for
 from payflow.lifespan import Overrides, lifespan, provide_runtime
@@ -45,18 +46,17 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
     app = Litestar(
         route_handlers=[
             OrdersController,
-            cancel_order,
             RefundsController,
             EventsController,
             DeliveriesController,
             WebhookEndpointsController,
-            receive_payment_webhook,
-            health.live,
-            health.ready,
-            health.metrics,
+            WebhooksController,
+            HealthController,
             problem_doc,
         ],
+        # Controllers ask for parts of it (`api.dependencies`), never for the whole.
         dependencies={"runtime": Provide(provide_runtime, sync_to_thread=False)},
+        response_class=ExactJSON,  # returned Structs in `payflow.codec`'s byte form
         middleware=access.middleware(settings),
         cors_config=access.cors_config(settings),
         lifespan=[lifespan],

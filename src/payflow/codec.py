@@ -23,5 +23,5 @@ def encode(value: Any) -> bytes:
 
 def decode(body: bytes | str) -> Any:
     """Any JSON value, numbers exact; raises `msgspec.DecodeError` (and the few errors
-    msgspec lets through, see `api.schemas.decode_json_object`)."""
+    msgspec lets through, see `api.body.decode_json_object`)."""
     return _decoder.decode(body)

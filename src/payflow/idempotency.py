@@ -62,10 +62,6 @@ class ResponseKeptByHandler:
     response: StoredResponse
 
 
-# The names these had before; kept until every caller in `api/` uses the new ones.
-SavedWithResult = ResponseKeptByHandler
-
-
 @dataclass(frozen=True, slots=True)
 class Claim:
     """We hold the key: execute the request, then `finish`."""
@@ -178,9 +174,6 @@ def seed_for_ids(claim: Claim) -> str:
     # Milliseconds, as the database keeps them: the taken-over record was read back from it.
     expires_ms = record.expires_at.replace(microsecond=record.expires_at.microsecond // 1000 * 1000)
     return f"{record.scope}\n{record.key}\n{record.fingerprint}\n{expires_ms.isoformat()}"
-
-
-work_seed = seed_for_ids  # the name it had before (see `SavedWithResult`)
 
 
 def replayed(response: StoredResponse) -> StoredResponse:

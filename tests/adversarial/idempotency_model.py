@@ -28,8 +28,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from payflow import idempotency
-from payflow.api.orders import created
-from payflow.api.schemas import decode_json_object
+from payflow.api.body import decode_json_object
+from payflow.api.orders.schemas import created
 from payflow.domain.orders import Order, OrderStatus, new_order_id
 from payflow.lifespan import GLOBAL_SCOPE
 from payflow.store.base import IdempotencyRecord, IdempotencyRef

@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 from litestar.testing import AsyncTestClient
 
 from payflow import idempotency
-from payflow.api.schemas import decode_json_object, parse_create_order
+from payflow.api.body import decode_json_object
+from payflow.api.orders.schemas import parse_create_order
 from payflow.errors import ValidationFailed
 from tests.adversarial.scale import count, fuzz_settings, soaked
 from tests.support import order_body

@@ -11,7 +11,7 @@ import anyio
 import pytest
 
 from payflow import idempotency
-from payflow.api.schemas import decode_json_object
+from payflow.api.body import decode_json_object
 from payflow.config import DEFAULT_SECRET, Settings
 from payflow.database_process import MEMORY, start, stop
 from payflow.store.base import IdempotencyRecord

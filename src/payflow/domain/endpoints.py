@@ -16,12 +16,17 @@ import secrets as random_secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Protocol
 from urllib.parse import urlsplit
 
 DEFAULT_ENDPOINT_ID = "we_default"
 ALL_EVENTS = "*"
 SCHEMES = ("payflow", "stripe", "standard")
 MAX_URL_LENGTH = 2048
+
+
+# Far above the API's cap on registered endpoints, so a race past the cap loses nothing.
+LOAD_LIMIT = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,3 +131,13 @@ def events_problem(events: Sequence[str], known: Sequence[str]) -> str | None:
     if unknown:
         return f"unknown event type(s) {', '.join(unknown)}; known: {', '.join(known)}, or *"
     return None
+
+
+class EndpointRegistry(Protocol):
+    """What the API needs of the in-memory endpoint list the worker sends to: the built-in
+    endpoint, and a refresh after this process changed the registered ones."""
+
+    @property
+    def built_in(self) -> Endpoint: ...
+
+    async def refresh(self) -> None: ...

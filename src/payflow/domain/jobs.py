@@ -8,7 +8,9 @@ both name the kinds from here.
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
+from typing import Protocol
 
 
 class JobKind(StrEnum):
@@ -48,3 +50,19 @@ class JobState(StrEnum):
 # A worker may still take up an active job; a terminal one is never run again.
 ACTIVE_JOB_STATES = frozenset({JobState.QUEUED, JobState.PROCESSING})
 TERMINAL_JOB_STATES = frozenset({JobState.DONE})
+
+
+class WorkScheduler(Protocol):
+    """What the API needs of the work channel: put an item on it for a due time.
+
+    The worker's `WorkQueue` is the one implementation; the API names only this, so the
+    HTTP layer does not depend on the worker's internals."""
+
+    @property
+    def depth(self) -> int:
+        """Items this process holds, queued or running."""
+        ...
+
+    def schedule(self, item: str, due_at: datetime) -> bool:
+        """Queue `item` for `due_at`; False when this process is full (the poller retries)."""
+        ...

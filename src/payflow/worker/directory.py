@@ -17,14 +17,11 @@ from collections.abc import Sequence
 import anyio
 import structlog
 
-from payflow.domain.endpoints import Endpoint, RegisteredEndpoint
+from payflow.domain.endpoints import LOAD_LIMIT, Endpoint, RegisteredEndpoint
 from payflow.store.base import EndpointStore
 from payflow.timefmt import Clock
 
 log = structlog.get_logger(__name__)
-
-# Far above the API's cap on registered endpoints, so a race past the cap loses nothing.
-LOAD_LIMIT = 1000
 
 
 class EndpointDirectory:

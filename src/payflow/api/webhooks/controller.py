@@ -1,5 +1,8 @@
 """The merchant side: `POST /api/webhooks/payments` verifies, dedupes and applies events.
 
+It reads the raw request bytes itself, the one handler besides the idempotent-POST
+helper that does: the signature is computed over exactly those bytes.
+
 The signature is checked on the raw body bytes before anything is parsed, with
 constant-time comparison (`signing.verify`). An order moves Pending → Paid/Failed
 only through one conditional update, so a duplicate or late event can never cause
@@ -18,24 +21,26 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 import msgspec
 import structlog
-from litestar import Request, Response, post
+from litestar import Controller, Request, post
 from litestar.openapi import ResponseSpec
 
 from payflow import signing
 from payflow.api.access import PUBLIC
-from payflow.api.docs import WebhookOperation, problems
-from payflow.api.schemas import WebhookAck, WebhookEvent, decode_json_object
-from payflow.codec import encode
+from payflow.api.body import decode_json_object
+from payflow.api.dependencies import MetricsDep, Now, Orders, Payments, SettingsDep, provide
+from payflow.api.problems import problems
+from payflow.api.webhooks.docs import WebhookOperation
+from payflow.api.webhooks.schemas import WebhookAck, WebhookEvent
 from payflow.domain.events import TARGET_STATUS
 from payflow.domain.money import CURRENCY_EXPONENTS, MoneyError, parse_amount, to_minor
 from payflow.errors import InvalidSignature, ValidationFailed
 from payflow.ids import token
-from payflow.lifespan import RuntimeDep
-from payflow.store.base import Receipt
+from payflow.store.base import OrderStore, PaymentStore, Receipt
 
 log = structlog.get_logger(__name__)
 
@@ -58,81 +63,91 @@ def applied_receipt_id(event_key: str) -> str:
     return f"rcpt_{hashlib.sha256(f'applied:{event_key}'.encode()).hexdigest()[:24]}"
 
 
-@post(
-    "/api/webhooks/payments",
-    status_code=200,
-    tags=["webhooks"],
-    opt={PUBLIC: True},  # authenticated by its signature, never by an API key
-    summary="Receive a signed payment event",
-    responses={
-        200: ResponseSpec(WebhookAck, description="Received", generate_examples=False),
-        **problems(400, 401, 413, s400="validation-error: signed, but not a payment event"),
-    },
-    operation_class=WebhookOperation,
-    description=(
-        "Accepts `X-Signature` (payflow), `Stripe-Signature` or Standard Webhooks headers. "
-        "Outcomes: applied, duplicate, unmatched, mismatch, ignored — all 200."
-    ),
-)
-async def receive_payment_webhook(
-    request: Request[Any, Any, Any], runtime: RuntimeDep
-) -> Response[bytes]:
-    body = await request.body()
-    now = runtime.clock()
-    headers = request.headers
-    scheme = signing.detect_scheme(headers)
-    receipt = Receipt(id=new_receipt_id(), received_at=now, outcome=REJECTED)
-    if scheme is None:
-        receipt.detail = "missing-signature"
-        await runtime.store.payments.record(receipt)
-        raise InvalidSignature(
-            "No signature header: send X-Signature, Stripe-Signature or webhook-signature."
-        )
-    receipt.scheme = scheme.value
-    try:
-        signing.verify(
-            scheme,
-            body,
-            headers,
-            runtime.settings.webhook_secrets,
-            int(now.timestamp()),
-            runtime.settings.webhooks.tolerance_seconds,
-        )
-    except signing.SignatureError as exc:
-        receipt.detail = exc.reason
-        await runtime.store.payments.record(receipt)
-        raise InvalidSignature(str(exc)) from None
+class WebhooksController(Controller):
+    path = "/api/webhooks"
+    tags = ["webhooks"]  # noqa: RUF012 - Litestar reads it as a class attribute
+    dependencies = provide("orders", "payments", "metrics", "settings", "now")
 
-    receipt.event_key = event_key(body, None)
-    try:
-        event = msgspec.convert(decode_json_object(body), WebhookEvent, strict=True)
-    except (ValidationFailed, msgspec.ValidationError) as exc:
-        receipt.outcome, receipt.detail = INVALID, str(exc)[:500]
-        await runtime.store.payments.record(receipt)
-        if isinstance(exc, ValidationFailed):
-            raise
-        raise ValidationFailed([{"field": "body", "message": str(exc)}]) from None
+    @post(
+        "/payments",
+        status_code=200,
+        opt={PUBLIC: True},  # authenticated by its signature, never by an API key
+        summary="Receive a signed payment event",
+        responses={
+            200: ResponseSpec(WebhookAck, description="Received", generate_examples=False),
+            **problems(400, 401, 413, s400="validation-error: signed, but not a payment event"),
+        },
+        operation_class=WebhookOperation,
+        description=(
+            "Accepts `X-Signature` (payflow), `Stripe-Signature` or Standard Webhooks headers. "
+            "Outcomes: applied, duplicate, unmatched, mismatch, ignored — all 200."
+        ),
+    )
+    async def receive_payment_webhook(
+        self,
+        request: Request[Any, Any, Any],
+        orders: Orders,
+        payments: Payments,
+        metrics: MetricsDep,
+        settings: SettingsDep,
+        now: Now,
+    ) -> WebhookAck:
+        body = await request.body()
+        headers = request.headers
+        scheme = signing.detect_scheme(headers)
+        receipt = Receipt(id=new_receipt_id(), received_at=now, outcome=REJECTED)
+        if scheme is None:
+            receipt.detail = "missing-signature"
+            await payments.record(receipt)
+            raise InvalidSignature(
+                "No signature header: send X-Signature, Stripe-Signature or webhook-signature."
+            )
+        receipt.scheme = scheme.value
+        try:
+            signing.verify(
+                scheme,
+                body,
+                headers,
+                settings.webhook_secrets,
+                int(now.timestamp()),
+                settings.webhooks.tolerance_seconds,
+            )
+        except signing.SignatureError as exc:
+            receipt.detail = exc.reason
+            await payments.record(receipt)
+            raise InvalidSignature(str(exc)) from None
 
-    key = event_key(body, event.id)
-    receipt.event_key, receipt.event_id, receipt.event_type = key, event.id, event.type
-    receipt.order_number = event.data.order_number
-    receipt.outcome, receipt.detail = await apply(runtime, event, key, now)
-    if receipt.outcome in (APPLIED, DUPLICATE):
-        await record_transition(runtime, receipt, key, event.type)
-    else:
-        await runtime.store.payments.record(receipt)
-    bound = log.bind(event_id=key, order_number=event.data.order_number, outcome=receipt.outcome)
-    if receipt.outcome == MISMATCH:
-        bound.warning("webhook_mismatch", detail=receipt.detail)
-    else:
-        bound.info("webhook_received")
-    runtime.metrics.webhook_received(receipt.outcome)
-    ack = WebhookAck(received=True, event_id=event.id or key, outcome=receipt.outcome)
-    return Response(content=encode(ack), media_type="application/json")
+        receipt.event_key = event_key(body, None)
+        try:
+            event = msgspec.convert(decode_json_object(body), WebhookEvent, strict=True)
+        except (ValidationFailed, msgspec.ValidationError) as exc:
+            receipt.outcome, receipt.detail = INVALID, str(exc)[:500]
+            await payments.record(receipt)
+            if isinstance(exc, ValidationFailed):
+                raise
+            raise ValidationFailed([{"field": "body", "message": str(exc)}]) from None
+
+        key = event_key(body, event.id)
+        receipt.event_key, receipt.event_id, receipt.event_type = key, event.id, event.type
+        receipt.order_number = event.data.order_number
+        receipt.outcome, receipt.detail = await apply(orders, event, key, now)
+        if receipt.outcome in (APPLIED, DUPLICATE):
+            await record_transition(payments, receipt, key, event.type)
+        else:
+            await payments.record(receipt)
+        bound = log.bind(
+            event_id=key, order_number=event.data.order_number, outcome=receipt.outcome
+        )
+        if receipt.outcome == MISMATCH:
+            bound.warning("webhook_mismatch", detail=receipt.detail)
+        else:
+            bound.info("webhook_received")
+        metrics.webhook_received(receipt.outcome)
+        return WebhookAck(received=True, event_id=event.id or key, outcome=receipt.outcome)
 
 
 async def record_transition(
-    runtime: RuntimeDep, receipt: Receipt, key: str, event_type: str
+    payments: PaymentStore, receipt: Receipt, key: str, event_type: str
 ) -> None:
     """Write the `applied` receipt of the event that moved the order, once; else a duplicate.
 
@@ -144,11 +159,11 @@ async def record_transition(
     """
     target = TARGET_STATUS[event_type].value
     applied = replace(receipt, id=applied_receipt_id(key), outcome=APPLIED, detail=target)
-    if await runtime.store.payments.record(applied):
+    if await payments.record(applied):
         receipt.id, receipt.outcome, receipt.detail = applied.id, APPLIED, target
         return
     receipt.outcome, receipt.detail = DUPLICATE, "event already applied"
-    await runtime.store.payments.record(receipt)
+    await payments.record(receipt)
 
 
 def event_key(body: bytes, event_id: str | None) -> str:
@@ -157,7 +172,7 @@ def event_key(body: bytes, event_id: str | None) -> str:
 
 
 async def apply(
-    runtime: RuntimeDep, event: WebhookEvent, key: str, now: Any
+    orders: OrderStore, event: WebhookEvent, key: str, now: datetime
 ) -> tuple[str, str | None]:
     """Decide and perform the outcome; returns (outcome, detail)."""
     target = TARGET_STATUS.get(event.type)
@@ -173,7 +188,7 @@ async def apply(
         money_error: str | None = str(exc)
     else:
         money_error = None
-    result = await runtime.store.orders.apply_payment(
+    result = await orders.apply_payment(
         data.order_number,
         data.currency,
         amount_minor,

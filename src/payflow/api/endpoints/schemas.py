@@ -1,4 +1,4 @@
-"""Wire shapes of `/api/webhook-endpoints` (camelCase msgspec Structs) and their examples.
+"""Wire shapes of `/api/webhook-endpoints` (camelCase msgspec Structs) and the create parser.
 
 A secret appears in exactly two responses, the create and the rotate, which is
 why those use their own shape; every other response is `EndpointOut`.
@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
-from payflow.api.schemas import convert_body
+from payflow.api.body import convert_body
 from payflow.domain.endpoints import (
     ALL_EVENTS,
     MAX_URL_LENGTH,
@@ -137,28 +137,3 @@ def built_in_out(endpoint: Endpoint) -> EndpointOut:
         updated_at=None,
         previous_secret_expires_at=None,
     )
-
-
-EXAMPLE_ENDPOINT: dict[str, Any] = {
-    "id": "we_6f1c0a9b2d4e8f7a1b3c5d7e",
-    "url": "http://127.0.0.1:3000/webhooks",
-    "events": ["payment.succeeded", "payment.failed"],
-    "scheme": "stripe",
-    "description": "my shop",
-    "builtIn": False,
-    "createdAt": "2026-11-22T20:47:01.123Z",
-    "updatedAt": "2026-11-22T20:47:01.123Z",
-    "previousSecretExpiresAt": None,
-}
-EXAMPLE_SECRET = "whsec_8c3e4b1f9a0d2c7e6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e"  # noqa: S105 - docs
-EXAMPLE_BUILT_IN: dict[str, Any] = {
-    "id": "we_default",
-    "url": "http://127.0.0.1:8000/api/webhooks/payments",
-    "events": ["*"],
-    "scheme": "payflow",
-    "description": "payflow's configured target ([webhooks] in config/payflow.toml)",
-    "builtIn": True,
-    "createdAt": None,
-    "updatedAt": None,
-    "previousSecretExpiresAt": None,
-}

@@ -16,23 +16,31 @@ replace, refresh, store; +2 per lost race); delete 2 (delete, refresh); list and
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
-from litestar import Controller, Request, Response, delete, get, post
+from litestar import Controller, Response, delete, get, post
 from litestar.params import FromPath, QueryParameter
 
 from payflow import idempotency, signing
-from payflow.api.docs import JSON, example_response, problems
-from payflow.api.endpoint_docs import (
+from payflow.api.dependencies import (
+    Deliveries,
+    Directory,
+    Endpoints,
+    Now,
+    Post,
+    SettingsDep,
+    provide,
+)
+from payflow.api.endpoints.docs import (
     CREATED_EXAMPLE,
     DELETED_EXAMPLE,
+    EXAMPLE_ENDPOINT,
     LIST_EXAMPLE,
-    ONE_EXAMPLE,
     ROTATED_EXAMPLE,
     CreateEndpointOperation,
     RotateSecretOperation,
 )
-from payflow.api.endpoint_schemas import (
+from payflow.api.endpoints.schemas import (
     EndpointDeletedOut,
     EndpointOut,
     EndpointWithSecretOut,
@@ -41,21 +49,21 @@ from payflow.api.endpoint_schemas import (
     registered_out,
     with_secret,
 )
-from payflow.api.events import delivery_out
-from payflow.api.idempotent import KeyHeader, respond_once
+from payflow.api.events.schemas import DeliveryOut, delivery_out
+from payflow.api.idempotent import idempotent_problems, stored_json
+from payflow.api.openapi import example_response
 from payflow.api.paging import next_page_link, read_page
-from payflow.api.schemas import DeliveryOut, decode_json_object
-from payflow.codec import encode
+from payflow.api.problems import problems
+from payflow.api.responses import ExactJSON
 from payflow.domain.endpoints import (
     DEFAULT_ENDPOINT_ID,
+    LOAD_LIMIT,
     RegisteredEndpoint,
     SecretVersion,
     new_endpoint_id,
 )
 from payflow.errors import EndpointBuiltIn, EndpointLimitReached, NotFound, ValidationFailed
-from payflow.lifespan import RuntimeDep
 from payflow.store.base import StoredResponse
-from payflow.worker.directory import LOAD_LIMIT
 
 ROUTE = "/api/webhook-endpoints"
 
@@ -74,6 +82,7 @@ def _not_found(endpoint_id: str) -> NotFound:
 class WebhookEndpointsController(Controller):
     path = ROUTE
     tags = ["webhook endpoints"]  # noqa: RUF012 - Litestar reads it as a class attribute
+    dependencies = provide("endpoints", "deliveries", "directory", "settings", "now", "post")
 
     @post(
         "/",
@@ -83,12 +92,7 @@ class WebhookEndpointsController(Controller):
             201: example_response(
                 EndpointWithSecretOut, "Created (or replayed)", created=CREATED_EXAMPLE
             ),
-            **problems(
-                400,
-                409,
-                413,
-                422,
-                s400="validation-error, idempotency-key-missing or idempotency-key-invalid",
+            **idempotent_problems(
                 s409="endpoint-limit-reached, or idempotency-in-progress (with Retry-After)",
             ),
         },
@@ -100,19 +104,14 @@ class WebhookEndpointsController(Controller):
         ),
     )
     async def create_endpoint(
-        self,
-        request: Request[Any, Any, Any],
-        runtime: RuntimeDep,
-        idempotency_key: KeyHeader = None,
+        self, post: Post, endpoints: Endpoints, directory: Directory, settings: SettingsDep
     ) -> Response[bytes]:
-        key = idempotency.validate_key(request.headers.get("idempotency-key"))
-        payload = decode_json_object(await request.body())
+        payload = await post.json_object()
         endpoint_in = parse_create_endpoint(payload)
-        now = runtime.clock()
 
         async def create(_: idempotency.Claim) -> StoredResponse:
-            cap = runtime.settings.webhooks.max_endpoints
-            if await runtime.store.endpoints.count() >= cap:
+            cap = settings.webhooks.max_endpoints
+            if await endpoints.count() >= cap:
                 raise EndpointLimitReached(
                     f"{cap} webhook endpoints are registered already; delete one first."
                 )
@@ -124,48 +123,45 @@ class WebhookEndpointsController(Controller):
                 events=tuple(endpoint_in.events),
                 description=endpoint_in.description,
                 secrets=(SecretVersion(secret),),
-                created_at=now,
-                updated_at=now,
+                created_at=post.now,
+                updated_at=post.now,
             )
-            await runtime.store.endpoints.insert(endpoint)
-            await runtime.directory.refresh()
-            body = encode(with_secret(registered_out(endpoint, now), secret))
-            headers = {"content-type": JSON, "location": f"{ROUTE}/{endpoint.id}"}
-            return StoredResponse(201, headers, body)
+            await endpoints.insert(endpoint)
+            await directory.refresh()
+            out = with_secret(registered_out(endpoint, post.now), secret)
+            return stored_json(201, out, f"{ROUTE}/{endpoint.id}")
 
-        return await respond_once(request, runtime, key, ROUTE, payload, now, create)
+        return await post.respond(ROUTE, payload, create)
 
     @get(
         "/",
         summary="List webhook endpoints: the built-in one first, then the newest",
         responses={200: example_response(list[EndpointOut], "Endpoints", endpoints=LIST_EXAMPLE)},
     )
-    async def list_endpoints(self, runtime: RuntimeDep) -> Response[bytes]:
-        now = runtime.clock()
-        registered = await runtime.store.endpoints.all(LOAD_LIMIT)
-        outs = [built_in_out(runtime.directory.built_in)]
-        outs += [registered_out(endpoint, now) for endpoint in registered]
-        return Response(content=encode(outs), media_type=JSON)
+    async def list_endpoints(
+        self, endpoints: Endpoints, directory: Directory, now: Now
+    ) -> list[EndpointOut]:
+        registered = await endpoints.all(LOAD_LIMIT)
+        outs = [built_in_out(directory.built_in)]
+        return outs + [registered_out(endpoint, now) for endpoint in registered]
 
     @get(
         "/{endpoint_id:str}",
         summary="Fetch one webhook endpoint (without its secret)",
         responses={
-            200: example_response(EndpointOut, "The endpoint", endpoint=ONE_EXAMPLE),
+            200: example_response(EndpointOut, "The endpoint", endpoint=EXAMPLE_ENDPOINT),
             **problems(400, 404),
         },
     )
     async def get_endpoint(
-        self, runtime: RuntimeDep, endpoint_id: FromPath[str]
-    ) -> Response[bytes]:
+        self, endpoints: Endpoints, directory: Directory, now: Now, endpoint_id: FromPath[str]
+    ) -> EndpointOut:
         if endpoint_id == DEFAULT_ENDPOINT_ID:
-            return Response(
-                content=encode(built_in_out(runtime.directory.built_in)), media_type=JSON
-            )
-        endpoint = await runtime.store.endpoints.get(endpoint_id)
+            return built_in_out(directory.built_in)
+        endpoint = await endpoints.get(endpoint_id)
         if endpoint is None:
             raise _not_found(endpoint_id)
-        return Response(content=encode(registered_out(endpoint, runtime.clock())), media_type=JSON)
+        return registered_out(endpoint, now)
 
     @delete(
         "/{endpoint_id:str}",
@@ -177,15 +173,14 @@ class WebhookEndpointsController(Controller):
         },
     )
     async def delete_endpoint(
-        self, runtime: RuntimeDep, endpoint_id: FromPath[str]
-    ) -> Response[bytes]:
+        self, endpoints: Endpoints, directory: Directory, endpoint_id: FromPath[str]
+    ) -> EndpointDeletedOut:
         if endpoint_id == DEFAULT_ENDPOINT_ID:
             raise _built_in_problem("remove or retarget")
-        if not await runtime.store.endpoints.delete(endpoint_id):
+        if not await endpoints.delete(endpoint_id):
             raise _not_found(endpoint_id)
-        await runtime.directory.refresh()
-        body = encode(EndpointDeletedOut(id=endpoint_id, deleted=True))
-        return Response(content=body, media_type=JSON)
+        await directory.refresh()
+        return EndpointDeletedOut(id=endpoint_id, deleted=True)
 
     @post(
         "/{endpoint_id:str}/rotate-secret",
@@ -193,12 +188,8 @@ class WebhookEndpointsController(Controller):
         summary="Issue a new secret; the old one keeps signing for the grace period",
         responses={
             200: example_response(EndpointWithSecretOut, "Rotated", rotated=ROTATED_EXAMPLE),
-            **problems(
-                400,
+            **idempotent_problems(
                 404,
-                409,
-                422,
-                s400="idempotency-key-missing, idempotency-key-invalid or validation-error",
                 s409="endpoint-built-in, or idempotency-in-progress (with Retry-After)",
             ),
         },
@@ -211,60 +202,48 @@ class WebhookEndpointsController(Controller):
     )
     async def rotate_secret(
         self,
-        request: Request[Any, Any, Any],
-        runtime: RuntimeDep,
+        post: Post,
+        endpoints: Endpoints,
+        directory: Directory,
+        settings: SettingsDep,
         endpoint_id: FromPath[str],
-        idempotency_key: KeyHeader = None,
     ) -> Response[bytes]:
-        key = idempotency.validate_key(request.headers.get("idempotency-key"))
-        raw = await request.body()
-        payload = decode_json_object(raw) if raw.strip() else {}
+        payload = await post.json_object(optional=True)
         if payload:
             fields = ", ".join(sorted(payload)[:5]) + (", …" if len(payload) > 5 else "")
             raise ValidationFailed([{"field": "body", "message": f"unexpected fields: {fields}"}])
-        now = runtime.clock()
-        grace = timedelta(hours=runtime.settings.webhooks.rotation_grace_hours)
+        grace = timedelta(hours=settings.webhooks.rotation_grace_hours)
 
         async def rotate(_: idempotency.Claim) -> StoredResponse:
             if endpoint_id == DEFAULT_ENDPOINT_ID:
                 raise _built_in_problem("rotate")
             while True:  # each lost compare-and-set means another rotation won: progress
-                current = await runtime.store.endpoints.get(endpoint_id)
+                current = await endpoints.get(endpoint_id)
                 if current is None:
                     raise _not_found(endpoint_id)
                 secret = signing.generate_secret(signing.Scheme(current.scheme))
-                rotated = current.rotated(secret, now, grace)
-                if await runtime.store.endpoints.replace(rotated):
-                    await runtime.directory.refresh()
-                    body = encode(with_secret(registered_out(rotated, now), secret))
-                    return StoredResponse(200, {"content-type": JSON}, body)
+                rotated = current.rotated(secret, post.now, grace)
+                if await endpoints.replace(rotated):
+                    await directory.refresh()
+                    return stored_json(200, with_secret(registered_out(rotated, post.now), secret))
 
-        route = f"{ROUTE}/{endpoint_id}/rotate-secret"
-        return await respond_once(request, runtime, key, route, payload, now, rotate)
+        return await post.respond(f"{ROUTE}/{endpoint_id}/rotate-secret", payload, rotate)
 
     @get(
         "/{endpoint_id:str}/deliveries",
         summary="The endpoint's deliveries, newest first (plain array; next page in Link)",
-        responses={
-            200: example_response(list[DeliveryOut], "Deliveries with their attempt logs"),
-            **problems(400, 404),
-        },
+        responses=problems(400, 404),
     )
     async def endpoint_deliveries(
         self,
-        runtime: RuntimeDep,
+        endpoints: Endpoints,
+        deliveries: Deliveries,
         endpoint_id: FromPath[str],
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
         cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
-    ) -> Response[bytes]:
-        if (
-            endpoint_id != DEFAULT_ENDPOINT_ID
-            and await runtime.store.endpoints.get(endpoint_id) is None
-        ):
+    ) -> ExactJSON[list[DeliveryOut]]:
+        if endpoint_id != DEFAULT_ENDPOINT_ID and await endpoints.get(endpoint_id) is None:
             raise _not_found(endpoint_id)
-        deliveries, next_cursor = await read_page(
-            runtime.store.deliveries.for_endpoint(endpoint_id, limit, cursor)
-        )
+        page, next_cursor = await read_page(deliveries.for_endpoint(endpoint_id, limit, cursor))
         headers = next_page_link(f"{ROUTE}/{endpoint_id}/deliveries", next_cursor, limit)
-        body = encode([delivery_out(d) for d in deliveries])
-        return Response(content=body, media_type=JSON, headers=headers)
+        return ExactJSON([delivery_out(d) for d in page], headers=headers)

@@ -1,5 +1,9 @@
 """Refunds of a Paid order: create (idempotent), list, fetch.
 
+Refunds are their own package, not part of `api/orders/`: a refund is a resource with
+its own id, shapes, examples and (to come) listing across orders, whereas cancel and
+capture change the order itself and are methods of the orders controller.
+
 A refund is counted on its order by one conditional update (`refunding`), so the
 refunds of an order never add up past its amount, however many arrive at once. Its
 document in `refunds` then carries the job that announces it (`refund.succeeded`).
@@ -16,44 +20,30 @@ is 2 (the read, the claim). `GET` paths are 2 (the order, then its refunds).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Response, get, post
 from litestar.params import FromPath, QueryParameter
 
 from payflow import idempotency
-from payflow.api.docs import JSON, example_response, problems
-from payflow.api.idempotent import KeyHeader, respond_once
-from payflow.api.order_action_docs import CreateRefundOperation
-from payflow.api.refund_schemas import (
-    REFUND_EXAMPLE,
-    RefundOut,
-    parse_refund_shape,
-    refund_amount,
-    refund_out,
-)
-from payflow.api.schemas import decode_json_object
-from payflow.codec import encode
+from payflow.api.dependencies import DataScope, Orders, Post, Queue, Refunds, find_order, provide
+from payflow.api.idempotent import idempotent_problems, stored_json
+from payflow.api.openapi import example_response
+from payflow.api.problems import problems
+from payflow.api.refunds.docs import REFUND_EXAMPLE, CreateRefundOperation
+from payflow.api.refunds.schemas import RefundOut, parse_refund_shape, refund_amount, refund_out
 from payflow.domain.jobs import JobKind
 from payflow.domain.money import from_minor, to_minor
-from payflow.domain.orders import Order
 from payflow.domain.refunds import Refund, derive_refund_id
 from payflow.errors import NotFound
-from payflow.lifespan import Runtime, RuntimeDep
 from payflow.refunding import count_refund
 from payflow.store.base import StoredResponse
-
-
-async def find_order(runtime: Runtime, request: Request[Any, Any, Any], number: str) -> Order:
-    order = await runtime.store.orders.get(number, runtime.data_scope(request))
-    if order is None:
-        raise NotFound(f"No order with orderNumber {number!r}.")
-    return order
 
 
 class RefundsController(Controller):
     path = "/api/orders/{order_number:str}/refunds"
     tags = ["refunds"]  # noqa: RUF012 - Litestar reads it as a class attribute
+    dependencies = provide("orders", "refunds", "queue", "data_scope", "post")
 
     @post(
         "/",
@@ -61,14 +51,9 @@ class RefundsController(Controller):
         summary="Refund a Paid order, in whole or in part (idempotent)",
         responses={
             201: example_response(RefundOut, "Refunded (or replayed)", refund=REFUND_EXAMPLE),
-            **problems(
-                400,
+            **idempotent_problems(
                 404,
-                409,
-                413,
-                422,
                 503,
-                s400="validation-error, idempotency-key-missing or idempotency-key-invalid",
                 s409="order-not-refundable (not Paid, or already fully refunded), "
                 "refund-exceeds-remaining, or idempotency-in-progress (with Retry-After)",
                 s503="service-unavailable: very many refunds of this order at once; retry",
@@ -83,27 +68,27 @@ class RefundsController(Controller):
     )
     async def create_refund(
         self,
-        request: Request[Any, Any, Any],
-        runtime: RuntimeDep,
+        post: Post,
+        orders: Orders,
+        refunds: Refunds,
+        queue: Queue,
+        data_scope: DataScope,
         order_number: FromPath[str],
-        idempotency_key: KeyHeader = None,
     ) -> Response[bytes]:
-        key = idempotency.validate_key(request.headers.get("idempotency-key"))
-        body = await request.body()
-        payload = decode_json_object(body) if body.strip() else {}
+        payload = await post.json_object(optional=True)
         shape = parse_refund_shape(payload)
-        order = await find_order(runtime, request, order_number)
+        order = await find_order(orders, order_number, data_scope)
         amount = refund_amount(payload, order.currency)
         reason = shape.reason if isinstance(shape.reason, str) else None
-        now = runtime.clock()
+        now = post.now
 
         async def refund(claim: idempotency.Claim) -> StoredResponse:
-            new_id = derive_refund_id(idempotency.work_seed(claim))
+            new_id = derive_refund_id(idempotency.seed_for_ids(claim))
             minor = None if amount is None else to_minor(amount, order.currency)
             counted_on, counted = await count_refund(
-                runtime.store.orders, order, new_id, minor, now, resumed=claim.took_over
+                orders, order, new_id, minor, now, resumed=claim.took_over
             )
-            stored = await runtime.store.refunds.create(
+            stored = await refunds.create(
                 Refund(
                     id=new_id,
                     order_id=counted_on.id,
@@ -115,14 +100,11 @@ class RefundsController(Controller):
                     scope=counted_on.scope,
                 )
             )
-            runtime.queue.schedule(JobKind.REFUND.item(stored.id), stored.created_at)
+            queue.schedule(JobKind.REFUND.item(stored.id), stored.created_at)
             location = f"/api/orders/{stored.order_number}/refunds/{stored.id}"
-            return StoredResponse(
-                201, {"content-type": JSON, "location": location}, encode(refund_out(stored))
-            )
+            return stored_json(201, refund_out(stored), location)
 
-        route = f"/api/orders/{order_number}/refunds"
-        return await respond_once(request, runtime, key, route, payload, now, refund)
+        return await post.respond(f"/api/orders/{order_number}/refunds", payload, refund)
 
     @get(
         "/",
@@ -134,14 +116,14 @@ class RefundsController(Controller):
     )
     async def list_refunds(
         self,
-        request: Request[Any, Any, Any],
-        runtime: RuntimeDep,
+        orders: Orders,
+        refunds: Refunds,
+        data_scope: DataScope,
         order_number: FromPath[str],
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 1000,
-    ) -> Response[bytes]:
-        order = await find_order(runtime, request, order_number)
-        refunds = await runtime.store.refunds.for_order(order.id, limit)
-        return Response(content=encode([refund_out(r) for r in refunds]), media_type=JSON)
+    ) -> list[RefundOut]:
+        order = await find_order(orders, order_number, data_scope)
+        return [refund_out(r) for r in await refunds.for_order(order.id, limit)]
 
     @get(
         "/{refund_id:str}",
@@ -153,13 +135,14 @@ class RefundsController(Controller):
     )
     async def get_refund(
         self,
-        request: Request[Any, Any, Any],
-        runtime: RuntimeDep,
+        orders: Orders,
+        refunds: Refunds,
+        data_scope: DataScope,
         order_number: FromPath[str],
         refund_id: FromPath[str],
-    ) -> Response[bytes]:
-        order = await find_order(runtime, request, order_number)
-        found = await runtime.store.refunds.get(refund_id, order.id)
+    ) -> RefundOut:
+        order = await find_order(orders, order_number, data_scope)
+        found = await refunds.get(refund_id, order.id)
         if found is None:
             raise NotFound(f"No refund {refund_id!r} on order {order_number!r}.")
-        return Response(content=encode(refund_out(found)), media_type=JSON)
+        return refund_out(found)

@@ -1,0 +1,104 @@
+"""Dependency providers: what a controller may ask for, one small part of the runtime each.
+
+A controller declares the names it uses (`dependencies = provide("orders", "queue")`),
+and its handlers take them by name with the matching type below (`orders: Orders`), so
+no handler holds the whole `Runtime`. `find_order` is the one place an order that is
+missing (or another client's) becomes the `not-found` problem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Annotated, Any, TypeAlias, TypeVar
+
+from litestar import Request
+from litestar.di import Dependency, Provide
+from litestar.params import SkipValidationMarker
+
+from payflow.api.idempotent import IdempotentPost, provide_idempotent_post
+from payflow.config import Settings
+from payflow.domain.endpoints import EndpointRegistry
+from payflow.domain.jobs import WorkScheduler
+from payflow.domain.orders import Order
+from payflow.errors import NotFound
+from payflow.lifespan import Runtime, RuntimeDep
+from payflow.metrics import Metrics
+from payflow.store.base import (
+    DeliveryStore,
+    EndpointStore,
+    EventStore,
+    OrderStore,
+    PaymentStore,
+    RefundStore,
+    Store,
+)
+
+T = TypeVar("T")
+# Injected by parameter name; not validated: the values are the runtime's own (and the
+# store protocols are not runtime-checkable).
+Injected: TypeAlias = Annotated[T, Dependency(kind="named"), SkipValidationMarker()]
+# The types handlers annotate their dependencies with.
+Orders = Injected[OrderStore]
+Refunds = Injected[RefundStore]
+Events = Injected[EventStore]
+Deliveries = Injected[DeliveryStore]
+Endpoints = Injected[EndpointStore]
+Payments = Injected[PaymentStore]
+Database = Injected[Store]
+Queue = Injected[WorkScheduler]
+Directory = Injected[EndpointRegistry]
+MetricsDep = Injected[Metrics]
+SettingsDep = Injected[Settings]
+Now = Injected[datetime]
+DataScope = Injected[str | None]
+ProcessingDelay = Injected[timedelta]
+WorkerAlive = Injected[bool]
+Post = Injected[IdempotentPost]
+
+
+def _data_scope(request: Request[Any, Any, Any], runtime: RuntimeDep) -> str | None:
+    """Whose data this request may see: its API key's, or everyone's (None) without keys."""
+    return runtime.data_scope(request)
+
+
+def _part(read: Callable[[Runtime], Any]) -> Callable[[Runtime], Any]:
+    """A provider of one part of the runtime (Litestar reads the parameter's annotation)."""
+
+    def provider(runtime: RuntimeDep) -> Any:
+        return read(runtime)
+
+    return provider
+
+
+_PROVIDERS: dict[str, Callable[..., Any]] = {
+    "orders": _part(lambda runtime: runtime.store.orders),
+    "refunds": _part(lambda runtime: runtime.store.refunds),
+    "events": _part(lambda runtime: runtime.store.events),
+    "deliveries": _part(lambda runtime: runtime.store.deliveries),
+    "endpoints": _part(lambda runtime: runtime.store.endpoints),
+    "payments": _part(lambda runtime: runtime.store.payments),
+    "database": _part(lambda runtime: runtime.store),
+    "queue": _part(lambda runtime: runtime.queue),
+    "directory": _part(lambda runtime: runtime.directory),
+    "metrics": _part(lambda runtime: runtime.metrics),
+    "settings": _part(lambda runtime: runtime.settings),
+    "now": _part(lambda runtime: runtime.clock()),
+    "processing_delay": _part(lambda runtime: runtime.processing_delay),
+    "worker_alive": _part(lambda runtime: runtime.worker_alive),
+    "data_scope": _data_scope,
+    "post": provide_idempotent_post,
+}
+
+
+def provide(*names: str) -> dict[str, Provide]:
+    """A controller's `dependencies`: the named parts of the runtime it uses."""
+    return {name: Provide(_PROVIDERS[name], sync_to_thread=False) for name in names}
+
+
+async def find_order(orders: OrderStore, order_number: str, data_scope: str | None) -> Order:
+    """The order this client may see, or the `not-found` problem."""
+    order = await orders.get(order_number, data_scope)
+    if order is None:
+        raise NotFound(f"No order with orderNumber {order_number!r}.")
+    return order

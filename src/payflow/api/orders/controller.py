@@ -1,0 +1,248 @@
+"""`/api/orders`: create (idempotent), list, fetch, audit trail, cancel (idempotent).
+
+Database round trips of `POST /api/orders` with a fresh key: 3 plus a shared journal
+flush — look the key up (a read: misses), claim it (an insert on the unique key: the
+atomic decision), insert the order with its payment job and the response for the key's
+replays (one document, so accepting, enqueueing and answering cannot be split by a
+crash); then wait for the journal flush that makes both durable before answering (group
+commit: `store.mongo.journal`). No write completes the key record: it names the order,
+and the order's existence completes it (`idempotency.ResponseKeptByHandler`). The look-up,
+claim and insert are batched with concurrent requests' (`store.mongo.batching`), so
+under load each is a fraction of a round trip. A replay is 2 reads (the record, then the
+order that keeps the response), no write. `GET` paths are 1 (the audit trail 2).
+
+Canceling is one conditional update (Pending → Canceled), so it and the worker's
+payment job cannot both win: the job finds the order Canceled and announces the
+cancellation (`order.canceled`) instead of a payment, and a payment event that was
+already on its way is `ignored` by the receiver, which only moves Pending orders.
+The same update queues the announcing job, so a crash cannot lose the event. Round
+trips: 3 journaled writes — claim the key, the conditional update, store the response;
++1 read when the order is not Pending (to say why). A replay is 1.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+import structlog
+from litestar import Controller, Response, get, post
+from litestar.openapi import ResponseSpec
+from litestar.params import FromPath, QueryParameter
+
+from payflow import idempotency
+from payflow.api.body import convert_body
+from payflow.api.dependencies import (
+    DataScope,
+    MetricsDep,
+    Orders,
+    Payments,
+    Post,
+    ProcessingDelay,
+    Queue,
+    find_order,
+    provide,
+)
+from payflow.api.idempotent import idempotent_problems, stored_json
+from payflow.api.openapi import example_response
+from payflow.api.orders.docs import CANCELED_EXAMPLE, CancelOrderOperation, CreateOrderOperation
+from payflow.api.orders.schemas import (
+    AuditEntryOut,
+    CancelOrderRequest,
+    OrderOut,
+    created,
+    order_out,
+    parse_create_order,
+)
+from payflow.api.paging import next_page_link, read_page
+from payflow.api.problems import problems
+from payflow.api.responses import ExactJSON
+from payflow.domain.jobs import JobKind
+from payflow.domain.orders import Order, OrderStatus, new_order_id
+from payflow.errors import OrderExists, OrderNotCancelable
+from payflow.store.base import IdempotencyRef, OrderNumberTaken, StoredResponse
+from payflow.timefmt import isoformat
+
+ROUTE = "/api/orders"
+
+log = structlog.get_logger(__name__)
+
+
+class OrdersController(Controller):
+    path = ROUTE
+    tags = ["orders"]  # noqa: RUF012 - Litestar reads it as a class attribute
+    dependencies = provide(
+        "orders", "payments", "queue", "metrics", "data_scope", "processing_delay", "post"
+    )
+
+    @post(
+        "/",
+        status_code=201,
+        summary="Create an order (idempotent)",
+        responses={
+            201: ResponseSpec(
+                OrderOut, description="Created (or replayed)", generate_examples=False
+            ),
+            **idempotent_problems(),
+        },
+        operation_class=CreateOrderOperation,
+        description=(
+            "Requires an `Idempotency-Key`. A retry with the same key and body replays the first "
+            "response byte for byte with `Idempotent-Replayed: true`."
+        ),
+    )
+    async def create_order(
+        self,
+        post: Post,
+        orders: Orders,
+        queue: Queue,
+        metrics: MetricsDep,
+        processing_delay: ProcessingDelay,
+    ) -> Response[bytes]:
+        payload = await post.json_object()
+        order_in = parse_create_order(payload)
+        now = post.now
+        due_at = now + (
+            processing_delay
+            if order_in.processing_delay_ms is None
+            else timedelta(milliseconds=order_in.processing_delay_ms)
+        )
+
+        async def create(
+            claim: idempotency.Claim,
+        ) -> StoredResponse | idempotency.ResponseKeptByHandler:
+            record = claim.record  # the order carries it, so a takeover knows its own order
+            order = Order(
+                id=new_order_id(),
+                order_number=order_in.order_number,
+                amount=order_in.amount,
+                currency=order_in.currency,
+                status=OrderStatus.PENDING,
+                payment_method=order_in.payment_method,
+                created_at=now,
+                updated_at=now,
+                metadata=order_in.metadata,
+                scope=record.scope,
+            )
+            ref = IdempotencyRef(record.scope, record.key, record.fingerprint)
+            response = created(order)
+            try:
+                await orders.insert(order, ref, due_at, response)
+            except OrderNumberTaken:
+                existing = await orders.get_with_ref(order.order_number)
+                if existing is not None and existing.ref == ref:
+                    # A holder that died after inserting: its order is this request's result.
+                    metrics.orders_created.inc()
+                    log.info(
+                        "order_created",
+                        order_number=existing.order.order_number,
+                        order_id=existing.order.id,
+                        resumed=True,
+                    )
+                    if existing.response is None:  # inserted by a payflow that kept none
+                        return created(existing.order)
+                    return idempotency.ResponseKeptByHandler(existing.response)
+                raise OrderExists(
+                    f"An order with orderNumber {order.order_number!r} already exists."
+                ) from None
+            queue.schedule(JobKind.ORDER.item(order.id), due_at)
+            metrics.orders_created.inc()
+            log.info("order_created", order_number=order.order_number, order_id=order.id)
+            return idempotency.ResponseKeptByHandler(response)
+
+        return await post.respond(ROUTE, payload, create, order_in.order_number)
+
+    @get(
+        "/",
+        summary="List orders, newest first (plain array; next page in the Link header)",
+        responses=problems(400),
+    )
+    async def list_orders(
+        self,
+        orders: Orders,
+        data_scope: DataScope,
+        status: Annotated[OrderStatus | None, QueryParameter()] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
+        cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
+    ) -> ExactJSON[list[OrderOut]]:
+        page = await read_page(orders.page(status, limit, cursor, data_scope))
+        headers = next_page_link(
+            ROUTE, page.next_cursor, limit, status=None if status is None else status.value
+        )
+        return ExactJSON([order_out(order) for order in page.orders], headers=headers)
+
+    @get("/{order_number:str}", summary="Fetch one order", responses=problems(400, 404))
+    async def get_order(
+        self, orders: Orders, data_scope: DataScope, order_number: FromPath[str]
+    ) -> OrderOut:
+        return order_out(await find_order(orders, order_number, data_scope))
+
+    @get(
+        "/{order_number:str}/events",
+        summary="The order's audit trail: every webhook received for it, oldest first",
+        responses=problems(400, 404),
+    )
+    async def order_events(
+        self,
+        orders: Orders,
+        payments: Payments,
+        data_scope: DataScope,
+        order_number: FromPath[str],
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 500,
+    ) -> list[AuditEntryOut]:
+        await find_order(orders, order_number, data_scope)
+        receipts = await payments.for_order(order_number, limit)
+        return [
+            AuditEntryOut(
+                id=r.id,
+                received_at=isoformat(r.received_at),
+                outcome=r.outcome,
+                event_id=r.event_id,
+                type=r.event_type,
+                scheme=r.scheme,
+                detail=r.detail,
+            )
+            for r in receipts
+        ]
+
+    @post(
+        "/{order_number:str}/cancel",
+        status_code=200,
+        summary="Cancel a Pending order (idempotent)",
+        responses={
+            200: example_response(OrderOut, "Canceled (or replayed)", canceled=CANCELED_EXAMPLE),
+            **idempotent_problems(
+                404,
+                s409="order-not-cancelable: the order is no longer Pending; or "
+                "idempotency-in-progress (with Retry-After)",
+            ),
+        },
+        operation_class=CancelOrderOperation,
+        description=(
+            "Only a Pending order can be canceled; its payment is then never made, and "
+            "`order.canceled` is sent to the webhook endpoints. Requires an `Idempotency-Key`."
+        ),
+    )
+    async def cancel_order(
+        self,
+        post: Post,
+        orders: Orders,
+        queue: Queue,
+        data_scope: DataScope,
+        order_number: FromPath[str],
+    ) -> Response[bytes]:
+        payload = await post.json_object(optional=True)
+        convert_body(payload, CancelOrderRequest)
+
+        async def cancel(_: idempotency.Claim) -> StoredResponse:
+            order = await orders.cancel(order_number, data_scope, post.now)
+            if order is None:
+                current = await find_order(orders, order_number, data_scope)
+                raise OrderNotCancelable(
+                    f"Order {order_number!r} is {current.status.value}; only a Pending order "
+                    "can be canceled."
+                )
+            queue.schedule(JobKind.ORDER.item(order.id), post.now)
+            return stored_json(200, order_out(order))
+
+        return await post.respond(f"{ROUTE}/{order_number}/cancel", payload, cancel)

@@ -17,9 +17,9 @@ import hashlib
 import hmac
 import random
 import string
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from hypothesis import example, given
@@ -359,30 +359,11 @@ def test_ten_thousand_random_forgeries_per_scheme_are_all_rejected(scheme: Schem
     assert 0 < accepted < tried or tried < 100
 
 
-# --- timing ---------------------------------------------------------------------------------
-
-
-def timing_profile(verify_one: Callable[[bytes], object], wrong: bytes, almost: bytes) -> float:
-    """Fraction of interleaved rounds in which `almost` (63 right leading characters) took
-    longer than `wrong` (none right). Constant time: about one half."""
-    rounds, batch = scaled(400), 25
-    slower = 0
-    for done in range(rounds):
-        if done >= 400 and out_of_time():  # a soak's budget: keep CI's 400 rounds at least
-            rounds = done
-            break
-        spent = []
-        for candidate in (wrong, almost) if rng_order.random() < 0.5 else (almost, wrong):
-            start = time.perf_counter_ns()
-            for _ in range(batch):
-                verify_one(candidate)
-            spent.append((candidate is almost, time.perf_counter_ns() - start))
-        by_kind = dict(spent)
-        slower += by_kind[True] > by_kind[False]
-    return slower / rounds
-
-
-rng_order = random.Random(7)
+# --- constant-time comparison -----------------------------------------------------------
+# Whether verification leaks how much of a forgery is right is a property of how it
+# compares, checked here deterministically: every candidate goes through
+# `hmac.compare_digest`, and nothing else decides. (A wall-clock check of the same
+# property flaked on a loaded machine; timings belong in scripts/bench.)
 
 
 def forgeries() -> tuple[Callable[[bytes], object], bytes, bytes]:
@@ -403,24 +384,20 @@ def forgeries() -> tuple[Callable[[bytes], object], bytes, bytes]:
     return verify_one, wrong.encode(), almost.encode()
 
 
-def test_verification_time_does_not_depend_on_how_much_of_a_forgery_is_right() -> None:
-    fraction = timing_profile(*forgeries())
-    # Generous: measured 0.39-0.53 on 2 busy cores; an early-exit compare gives 0.74-0.94.
-    assert 0.25 <= fraction <= 0.7, fraction
-
-
-def test_the_timing_check_detects_an_early_exit_comparison(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("which", ["wrong", "almost"])
+def test_every_forged_signature_is_compared_in_constant_time(
+    monkeypatch: pytest.MonkeyPatch, which: str
 ) -> None:
-    """Control: had `verify` compared with an early exit, the same measurement flags it."""
+    verify_one, wrong, almost = forgeries()
+    candidate = wrong if which == "wrong" else almost
+    compared: list[tuple[object, object]] = []
+    real_compare = hmac.compare_digest
 
-    def early_exit(a: bytes, b: bytes) -> bool:
-        if len(a) != len(b):
-            return False
-        for x, y in zip(a, b, strict=True):  # noqa: SIM110 - the loop is the leak
-            if x != y:
-                return False
-        return True
+    def spy(a: Any, b: Any) -> bool:
+        compared.append((a, b))
+        return real_compare(a, b)
 
-    monkeypatch.setattr(hmac, "compare_digest", early_exit)
-    assert timing_profile(*forgeries()) >= 0.7
+    monkeypatch.setattr(hmac, "compare_digest", spy)
+    assert verify_one(candidate) is None
+    # The forged value reached compare_digest: it was not ruled out by an early `==`.
+    assert any(candidate.decode() in (a, b) or candidate in (a, b) for a, b in compared)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -191,7 +190,5 @@ def test_stop_repeats_a_lost_sigterm() -> None:
     assert process.stdout is not None
     with process.stdout:
         assert process.stdout.readline() == b"ready\n"
-    began = time.monotonic()
     stop(EmbeddedServer(process, "127.0.0.1", port, MEMORY))
     assert process.returncode == 0  # stopped by the second SIGTERM, not killed
-    assert time.monotonic() - began < 4

@@ -7,12 +7,12 @@ from typing import Any
 from litestar import Litestar, MediaType, Response, get
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Server
 from litestar.params import FromPath
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
 
-from payflow import __version__
+from payflow import __version__, swagger
 from payflow.api import access, health
 from payflow.api.cancel import cancel_order
 from payflow.api.docs import DecimalAsNumber
@@ -24,6 +24,7 @@ from payflow.api.request_log import RequestLog
 from payflow.api.routing import CaseInsensitivePaths
 from payflow.api.webhooks import receive_payment_webhook
 from payflow.config import Settings, load_settings
+from payflow.dashboard import ROUTES as DASHBOARD_ROUTES
 from payflow.errors import PROBLEM_TYPE_BASE, NotFound, problem_for
 from payflow.lifespan import Overrides, lifespan, provide_runtime
 from payflow.logs import configure_logging
@@ -79,6 +80,8 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
             health.ready,
             health.metrics,
             problem_doc,
+            *DASHBOARD_ROUTES,
+            swagger.assets_router(),
         ],
         dependencies={"runtime": Provide(provide_runtime, sync_to_thread=False)},
         middleware=access.middleware(settings),
@@ -101,7 +104,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
             path="/swagger",
             servers=[Server(url="/")],
             render_plugins=[
-                SwaggerRenderPlugin(path=["/", "/index.html"]),
+                swagger.render_plugin(path=["/", "/index.html"]),
                 JsonRenderPlugin(path="/openapi.json"),
             ],
             **access.openapi_security(settings),

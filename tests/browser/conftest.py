@@ -52,10 +52,7 @@ def missing_browser() -> str | None:
     missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not shutil.which(path)]
     if not missing:
         return None
-    return (
-        f"browser tests skipped: {' and '.join(missing)} not found "
-        "(apt-get install -y chromium chromium-driver)"
-    )
+    return f"{' and '.join(missing)} not found (apt-get install -y chromium chromium-driver)"
 
 
 @pytest.fixture(scope="session")
@@ -63,8 +60,8 @@ def chrome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
     reason = missing_browser()
     if reason is not None:
         if os.environ.get("CI") == "true":
-            pytest.fail(f"CI needs the browser: {reason}")
-        pytest.skip(reason)
+            pytest.fail(f"the browser tests must run in CI: {reason}")
+        pytest.skip(f"browser tests skipped: {reason}")
     os.environ["SE_OFFLINE"] = "true"  # selenium's manager must never fetch a driver
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM

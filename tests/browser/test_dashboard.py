@@ -31,9 +31,10 @@ def create_order(base_url: str, order_number: str, **fields: Any) -> dict[str, A
 
 
 def row_status(page: Page, order_number: str) -> str:
-    return page.find(f'#orders tr[data-order-number="{order_number}"]').get_attribute(
-        "data-status"
-    ) or ""
+    return (
+        page.find(f'#orders tr[data-order-number="{order_number}"]').get_attribute("data-status")
+        or ""
+    )
 
 
 def new_number(prefix: str) -> str:
@@ -66,8 +67,7 @@ def test_orders_created_elsewhere_appear_and_turn_paid_on_the_open_page(
     numbers = [new_number("ORD-API") for _ in range(3)]
     for number in numbers:
         create_order(payflow.base_url, number, processingDelayMs=800)
-    for number in numbers:
-        page.wait_for(f"{number} Paid", lambda n=number: row_status(page, n) == "Paid")
+    page.wait_for("every order Paid", lambda: all(row_status(page, n) == "Paid" for n in numbers))
     assert page.still_same_document()
 
 
@@ -84,7 +84,9 @@ def test_a_declined_card_shows_its_failure_code(page: Page) -> None:
 
     page.find(f'#orders tr[data-order-number="{number}"] a').click()
     page.wait_for("the order page", lambda: "insufficient_funds" in page.text("#fields"))
-    page.wait_for("its payment.failed event", lambda: "payment.failed" in page.text("#order-events"))
+    page.wait_for(
+        "its payment.failed event", lambda: "payment.failed" in page.text("#order-events")
+    )
     page.screenshot("order-declined.png")
 
 
@@ -191,7 +193,9 @@ def test_cancel_from_the_order_page(page: Page, payflow: Served) -> None:
     page.wait_for("the order Canceled", lambda: page.text("#fields .status") == "Canceled")
     page.wait_for("the message", lambda: "is Canceled" in page.text("#action-result"))
     assert not page.find("#cancel").is_enabled()
-    page.wait_for("its order.canceled event", lambda: "order.canceled" in page.text("#order-events"))
+    page.wait_for(
+        "its order.canceled event", lambda: "order.canceled" in page.text("#order-events")
+    )
     page.screenshot("order-canceled.png")
 
 

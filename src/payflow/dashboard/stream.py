@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Request, get
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 from litestar.response import ServerSentEvent
 
 from payflow.dashboard.changes import POLL_SECONDS, change_messages, order_feed
@@ -36,10 +36,12 @@ def order_changes(
     runtime: RuntimeDep,
     order_number: Annotated[
         str | None,
-        Parameter(query="orderNumber", max_length=64, pattern=ORDER_NUMBER_PATTERN),
+        QueryParameter(name="orderNumber", max_length=64, pattern=ORDER_NUMBER_PATTERN),
     ] = None,
 ) -> ServerSentEvent:
     """`ready`, then an `order` event (`orderNumber`, `status`, `updatedAt`) per change."""
     read = order_feed(runtime.store.orders, runtime.data_scope(request), order_number)
-    messages = change_messages(read, lambda: _serving(runtime), polls=MAX_POLLS)
+    messages = change_messages(
+        read, lambda: _serving(runtime), polls=MAX_POLLS, interval=POLL_SECONDS
+    )
     return ServerSentEvent(messages, headers={"Cache-Control": "no-store"})

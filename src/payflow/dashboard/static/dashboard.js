@@ -91,7 +91,10 @@
     const body = error instanceof Problem ? error.body : { title: "Something went wrong", detail: String(error) };
     const slug = typeof body.type === "string" ? body.type.split("/").pop() : "";
     const status = error instanceof Problem && error.status ? ` (${error.status}${slug ? ` ${slug}` : ""})` : "";
-    const errors = Array.isArray(body.errors) ? body.errors : [];
+    // Each field's message, unless the detail already is the only one.
+    const errors = (Array.isArray(body.errors) ? body.errors : []).filter(
+      (e) => !(body.errors.length === 1 && String(body.detail || "").includes(e.message)),
+    );
     box.replaceChildren(
       el("p", {}, el("strong", {}, `${body.title || "Error"}${status}`), body.detail ? ` ${body.detail}` : ""),
       errors.length ? el("ul", {}, errors.map((e) => el("li", {}, `${e.field}: ${e.message}`))) : null,
@@ -317,8 +320,8 @@
         el("th", { scope: "row" }, orderLink(order.orderNumber)),
         el("td", { class: "num" }, money(order.amount, order.currency)),
         el("td", {}, statusBadge(order.status), failure),
-        el("td", {}, el("code", {}, order.paymentMethod)),
-        el("td", {}, when(order.createdAt)),
+        el("td", { class: "optional" }, el("code", {}, order.paymentMethod)),
+        el("td", { class: "optional" }, when(order.createdAt)),
       );
       rows.set(order.orderNumber, tr);
       return tr;

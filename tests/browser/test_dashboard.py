@@ -194,8 +194,13 @@ def test_cancel_from_the_order_page(page: Page, payflow: Served) -> None:
     page.wait_for("the message", lambda: "is Canceled" in page.text("#action-result"))
     assert not page.find("#cancel").is_enabled()
     page.wait_for(
-        "its order.canceled event", lambda: "order.canceled" in page.text("#order-events")
+        "its order.canceled event delivered",
+        lambda: (
+            "order.canceled" in page.text("#order-events")
+            and page.all('#order-events .delivery[data-state="succeeded"]')
+        ),
     )
+    assert "canceled" in page.text("#timeline")
     page.screenshot("order-canceled.png")
 
 
@@ -239,3 +244,21 @@ def test_swagger_ui_renders_offline_and_lists_the_operations(page: Page) -> None
     assert loaded
     assert all(url.startswith(page.base_url) for url in loaded), loaded
     page.screenshot("swagger.png")
+
+
+def test_the_events_page_lists_events_and_links_their_orders(page: Page, payflow: Served) -> None:
+    number = new_number("ORD-EVENTS")
+    create_order(payflow.base_url, number)
+    page.open("/dashboard/events")
+    link = page.wait_for(
+        "the order's payment.succeeded event",
+        lambda: next(
+            row.find_element("css selector", "a")
+            for row in page.all("#events tbody tr")
+            if number in row.text and "payment.succeeded" in row.text
+        ),
+    )
+    assert page.still_same_document()  # it arrived while the page was open, or at load
+    page.screenshot("events.png")
+    link.click()
+    page.wait_for("the order page", lambda: page.text("#order-number") == number)

@@ -419,16 +419,25 @@
         api("GET", `${base}/events`),
         api("GET", `/api/events?orderNumber=${enc(number)}&limit=100`),
       ]);
-      $("#timeline").replaceChildren(
-        el("li", {}, when(order.createdAt), " order created (", el("code", {}, order.paymentMethod), ")"),
-        ...receipts.map((r) =>
+      const moments = [
+        [order.createdAt, el("li", {}, when(order.createdAt), " order created (", el("code", {}, order.paymentMethod), ")")],
+        ...receipts.map((r) => [
+          r.receivedAt,
           el("li", {}, when(r.receivedAt), ` ${r.type || "webhook"} received: `, el("strong", {}, r.outcome),
             r.detail ? ` (${r.detail})` : ""),
-        ),
-      );
+        ]),
+      ];
+      if (order.canceledAt) moments.push([order.canceledAt, el("li", {}, when(order.canceledAt), " canceled")]);
+      moments.sort((a, b) => a[0].localeCompare(b[0]));
+      $("#timeline").replaceChildren(...moments.map(([, item]) => item));
       const oldestFirst = [...events].reverse();
       const deliveries = await Promise.all(oldestFirst.map((e) => api("GET", `/api/events/${enc(e.id)}/deliveries`)));
-      unsettled = deliveries.some((list) => list.some((d) => !SETTLED.has(d.state)));
+      // Still moving: a delivery waiting for its next attempt, or a fresh event whose
+      // deliveries the worker has not created yet.
+      const fresh = (event) => Date.now() - Date.parse(event.createdAt) < 60_000;
+      unsettled = deliveries.some(
+        (list, i) => (list.length === 0 && fresh(oldestFirst[i])) || list.some((d) => !SETTLED.has(d.state)),
+      );
       $("#order-events").replaceChildren(
         ...(oldestFirst.length ? [] : [el("p", { class: "muted" }, "No event sent yet.")]),
         ...oldestFirst.map((event, i) =>

@@ -13,14 +13,16 @@ import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
+import httpx
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 
-from tests.served import ROOT, Served, free_port, start, stop
+from tests.e2e.conftest import ROOT, Served, free_port, start, stop
 from tests.waiting import eventually_sync
 
 CHROMIUM = os.environ.get("PAYFLOW_CHROMIUM", "/usr/bin/chromium")
@@ -75,13 +77,23 @@ def chrome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
     driver.quit()
 
 
+def serve(directory: Path, **env: str) -> Served:
+    """A payflow process (tests/e2e's helpers) with quick outcomes and retries, plus `env`."""
+    return start(directory, free_port(), {**SERVED_ENV, **env})
+
+
+def stop_serving(chrome: WebDriver, *served: Served) -> None:
+    chrome.get("about:blank")  # close the page's change stream before payflow stops
+    for instance in served:
+        if instance.process.poll() is None:
+            stop(instance)
+
+
 @pytest.fixture(scope="module")
 def payflow(tmp_path_factory: pytest.TempPathFactory, chrome: WebDriver) -> Iterator[Served]:
-    served = start(tmp_path_factory.mktemp("payflow-browser"), free_port(), SERVED_ENV)
+    served = serve(tmp_path_factory.mktemp("payflow-browser"))
     yield served
-    chrome.get("about:blank")  # close the page's change stream before payflow stops
-    if served.process.poll() is None:
-        stop(served)
+    stop_serving(chrome, served)
 
 
 class Page:
@@ -131,6 +143,31 @@ class Page:
         self.driver.save_screenshot(str(path))
         self.driver.set_window_size(1280, 900)
         return path
+
+
+def create_order(
+    base_url: str, order_number: str, key: str | None = None, **fields: Any
+) -> dict[str, Any]:
+    """An order created through the API, as another client would (with `key`, as it)."""
+    body = {"orderNumber": order_number, "amount": 25.00, **fields}
+    headers = {"Idempotency-Key": uuid4().hex}
+    if key is not None:
+        headers["Authorization"] = f"Bearer {key}"
+    response = httpx.post(f"{base_url}/api/orders", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def row_status(page: Page, order_number: str) -> str:
+    return (
+        page.find(f'#orders tr[data-order-number="{order_number}"]').get_attribute("data-status")
+        or ""
+    )
+
+
+def new_number(prefix: str) -> str:
+    return f"{prefix}-{uuid4().hex[:8].upper()}"
 
 
 @pytest.fixture

@@ -9,36 +9,13 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from uuid import uuid4
 
-import httpx
 import pytest
 
-from tests.browser.conftest import Page
-from tests.served import Served
+from tests.browser.conftest import Page, create_order, new_number, row_status
+from tests.e2e.conftest import Served
 
 pytestmark = pytest.mark.browser
-
-
-def create_order(base_url: str, order_number: str, **fields: Any) -> dict[str, Any]:
-    body = {"orderNumber": order_number, "amount": 25.00, **fields}
-    response = httpx.post(
-        f"{base_url}/api/orders", json=body, headers={"Idempotency-Key": uuid4().hex}
-    )
-    assert response.status_code == 201, response.text
-    result: dict[str, Any] = response.json()
-    return result
-
-
-def row_status(page: Page, order_number: str) -> str:
-    return (
-        page.find(f'#orders tr[data-order-number="{order_number}"]').get_attribute("data-status")
-        or ""
-    )
-
-
-def new_number(prefix: str) -> str:
-    return f"{prefix}-{uuid4().hex[:8].upper()}"
 
 
 def test_a_payment_from_the_form_turns_paid_without_a_reload(page: Page) -> None:

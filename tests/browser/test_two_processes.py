@@ -9,9 +9,8 @@ import pytest
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from payflow.store.embedded import embedded_server
-from tests.browser.conftest import SERVED_ENV, Page
-from tests.browser.test_dashboard import create_order, new_number, row_status
-from tests.served import Served, free_port, start, stop
+from tests.browser.conftest import Page, create_order, new_number, row_status, serve, stop_serving
+from tests.e2e.conftest import Served
 
 pytestmark = pytest.mark.browser
 
@@ -20,12 +19,12 @@ def test_orders_from_another_process_appear_and_turn_paid(
     chrome: WebDriver, tmp_path: Path
 ) -> None:
     with embedded_server(tmp_path / "db") as server:
-        env = {**SERVED_ENV, "PAYFLOW_MONGO__URI": server.uri, "PAYFLOW_MONGO__DATABASE": "two"}
+        shared = {"PAYFLOW_MONGO__URI": server.uri, "PAYFLOW_MONGO__DATABASE": "two"}
         both: list[Served] = []
         try:
             for name in ("a", "b"):
                 (tmp_path / name).mkdir()
-                both.append(start(tmp_path / name, free_port(), env))
+                both.append(serve(tmp_path / name, **shared))
             watching, other = both
             page = Page(chrome, watching.base_url)
             page.open("/dashboard")
@@ -40,7 +39,4 @@ def test_orders_from_another_process_appear_and_turn_paid(
             )
             assert page.still_same_document()
         finally:
-            chrome.get("about:blank")
-            for served in both:
-                if served.process.poll() is None:
-                    stop(served)
+            stop_serving(chrome, *both)

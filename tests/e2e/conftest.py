@@ -2,13 +2,89 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
+import httpx
 import pytest
 
-from tests.served import ROOT, Served, free_port, start, stop
+from tests.waiting import eventually_sync
 
-__all__ = ["ROOT", "Served", "free_port", "served", "start", "stop"]
+STARTUP_DEADLINE_SECONDS = 60.0
+STOP_DEADLINE_SECONDS = 20.0
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Served:
+    base_url: str
+    process: subprocess.Popen[str]
+    log_path: Path
+    data_dir: Path
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def start(tmp: Path, port: int, env: dict[str, str]) -> Served:
+    log_path = tmp / "payflow.log"
+    full_env = {
+        **os.environ,
+        "PAYFLOW_SERVER__PORT": str(port),
+        "PAYFLOW_EMBEDDED__DATA_DIR": str(tmp / "db"),
+        "PAYFLOW_PROCESSING__DELAY_SECONDS": "0.2",
+        "PAYFLOW_PROCESSING__POLL_INTERVAL_SECONDS": "0.2",
+        **env,
+    }
+    full_env.pop("MONGO_URI", None)
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "payflow.cli", "serve"],
+            cwd=ROOT,
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    served = Served(f"http://127.0.0.1:{port}", process, log_path, tmp / "db")
+
+    def ready() -> bool:
+        if process.poll() is not None:
+            raise RuntimeError(f"payflow exited early:\n{served.output()}")
+        try:
+            return httpx.get(f"{served.base_url}/health/ready", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        eventually_sync(ready, "payflow ready", within=STARTUP_DEADLINE_SECONDS, every=0.1)
+    except AssertionError:
+        stop(served)
+        raise RuntimeError(f"payflow did not become ready:\n{served.output()}") from None
+    return served
+
+
+def stop(served: Served) -> int:
+    served.process.send_signal(signal.SIGTERM)
+    try:
+        return served.process.wait(STOP_DEADLINE_SECONDS)
+    except subprocess.TimeoutExpired:
+        served.process.kill()
+        served.process.wait()
+        raise
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from selenium.webdriver.common.keys import Keys
 
 from tests.browser.conftest import Page, create_order, new_number, row_status
 from tests.e2e.conftest import Served
@@ -26,7 +27,7 @@ def test_a_payment_from_the_form_turns_paid_without_a_reload(page: Page) -> None
     page.fill("#t-amount", "149.99")
     page.fill("#t-method", "pm_card_visa")
     page.fill("#t-delay", "1500")
-    page.find("#trigger button[type=submit]").click()
+    page.find("#t-delay").send_keys(Keys.ENTER)  # the keyboard is enough
 
     assert "Pending" in page.wait_for("the created message", lambda: page.text("#trigger-result"))
     page.wait_for("the order Paid in the list", lambda: row_status(page, number) == "Paid")
@@ -181,6 +182,24 @@ def test_cancel_from_the_order_page(page: Page, payflow: Served) -> None:
     page.screenshot("order-canceled.png")
 
 
+def test_a_partial_refund_from_the_order_page(page: Page, payflow: Served) -> None:
+    number = new_number("ORD-REFUND")
+    create_order(payflow.base_url, number)
+    page.open(f"/dashboard/orders/{number}")
+    page.wait_for("the order Paid", lambda: page.text("#fields .status") == "Paid")
+    page.wait_for("the refund button enabled", lambda: page.find("#refund-button").is_enabled())
+    page.fill("#refund-amount", "10.00")
+    page.find("#refund-button").click()
+    page.wait_for("PartiallyRefunded", lambda: page.text("#fields .status") == "PartiallyRefunded")
+    assert "Refunded $10.00." in page.text("#action-result")
+    page.wait_for("refund.succeeded sent", lambda: "refund.succeeded" in page.text("#order-events"))
+
+    page.fill("#refund-amount", "99.00")
+    page.find("#refund-button").click()
+    page.wait_for("the problem", lambda: page.find("#problem").is_displayed())
+    assert "refund-exceeds-remaining" in page.text("#problem")
+
+
 def test_an_api_error_is_shown_as_a_message(page: Page) -> None:
     page.open("/dashboard")
     page.wait_for("the stream", lambda: page.text("#live") == "Live")
@@ -196,7 +215,10 @@ def test_an_api_error_is_shown_as_a_message(page: Page) -> None:
 
     page.open("/dashboard/orders/NO-SUCH-ORDER")
     page.wait_for("the not-found message", lambda: page.find("#problem").is_displayed())
-    assert "No order with orderNumber 'NO-SUCH-ORDER'" in page.text("#problem")
+    assert "Not found (404 not-found) No order with orderNumber 'NO-SUCH-ORDER'." in page.text(
+        "#problem"
+    )
+    assert page.text("#live") == "Not live"
 
 
 def test_the_layout_reads_on_a_phone(page: Page, payflow: Served) -> None:

@@ -485,7 +485,14 @@
         await load();
       }),
     );
-    listen(`/api/dashboard/changes?orderNumber=${enc(number)}`, load, load);
+    // An order that is not there (or not this key's) is said once, without a stream.
+    load().then(
+      () => listen(`/api/dashboard/changes?orderNumber=${enc(number)}`, load, load),
+      (problem) => {
+        showProblem(problem);
+        setLive("Not live", false);
+      },
+    );
   };
 
   views.events = () => {

@@ -7,12 +7,12 @@ from typing import Any
 from litestar import Litestar, MediaType, Response, get
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Server
 from litestar.params import FromPath
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
 
-from payflow import __version__
+from payflow import __version__, swagger
 from payflow.api import access
 from payflow.api.endpoints import WebhookEndpointsController
 from payflow.api.events import DeliveriesController, EventsController
@@ -25,6 +25,7 @@ from payflow.api.responses import ExactJSON
 from payflow.api.routing import CaseInsensitivePaths
 from payflow.api.webhooks import WebhooksController
 from payflow.config import Settings, load_settings
+from payflow.dashboard import ROUTES as DASHBOARD_ROUTES
 from payflow.errors import PROBLEM_TYPE_BASE, NotFound, problem_docs, problem_for
 from payflow.lifespan import Overrides, lifespan, provide_runtime
 from payflow.logs import configure_logging
@@ -53,6 +54,8 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
             WebhooksController,
             HealthController,
             problem_doc,
+            *DASHBOARD_ROUTES,
+            swagger.assets_router(),
         ],
         # Controllers ask for parts of it (`api.dependencies`), never for the whole.
         dependencies={"runtime": Provide(provide_runtime, sync_to_thread=False)},
@@ -77,7 +80,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
             path="/swagger",
             servers=[Server(url="/")],
             render_plugins=[
-                SwaggerRenderPlugin(path=["/", "/index.html"]),
+                swagger.render_plugin(path=["/", "/index.html"]),
                 JsonRenderPlugin(path="/openapi.json"),
             ],
             **access.openapi_security(settings),

@@ -230,6 +230,7 @@ def print_banner(settings: Settings, mongo_uri: str) -> None:
         f"payflow is running on {base}",
         f"  API      {base}/api/orders",
         f"  Swagger  {base}/swagger/index.html",
+        f"  Dashboard {base}/dashboard",
         f"  Health   {base}/health/ready    Metrics {base}/metrics",
         f'  mongosh  npx --yes mongosh@2 "{_mongosh_uri(mongo_uri, settings.mongo.database)}"',
         f"  Webhooks signed ({settings.webhooks.scheme}) to {settings.webhook_target_url}",

@@ -25,6 +25,7 @@ def test_banner_shows_api_swagger_and_mongosh(served: Served) -> None:
     output = served.output()
     assert f"API      {served.base_url}/api/orders" in output
     assert f"Swagger  {served.base_url}/swagger/index.html" in output
+    assert f"Dashboard {served.base_url}/dashboard" in output
     assert 'mongosh  npx --yes mongosh@2 "mongodb://127.0.0.1:' in output
 
 

@@ -1,0 +1,148 @@
+"""The money store on the real embedded server: the same cases as on mongomock, plus
+what only a real server decides: concurrent reservations never overdraw a wallet, and
+captures and releases racing each other keep the books balanced.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import pytest
+
+from payflow.domain.wallets import (
+    Balance,
+    EntryType,
+    InsufficientBalance,
+    Movement,
+    capture,
+    release,
+    reserve,
+)
+from payflow.store.base import PaymentMethodDuplicate
+from payflow.store.mongo import MongoStore
+from tests.money_store_cases import (  # noqa: F401 - collected here
+    START,
+    assert_books_balance,
+    new_customer,
+    saved,
+    test_a_charge_and_its_refund_debit_and_credit_the_wallet,
+    test_a_customer_is_stored_with_its_opening_balances_and_their_ledger_entries,
+    test_a_customer_of_another_client_is_not_found,
+    test_a_debit_beyond_the_available_balance_raises_and_changes_nothing,
+    test_a_debit_in_a_currency_never_held_raises_insufficient_balance,
+    test_a_movement_for_an_unknown_customer_raises_customer_not_found,
+    test_a_re_run_after_a_crash_before_the_ledger_insert_writes_the_missing_entry,
+    test_a_reservation_beyond_available_raises_and_a_release_gives_the_hold_back,
+    test_a_saved_card_keeps_no_number_and_reads_back_as_saved,
+    test_an_unknown_method_cannot_be_attached_or_detached,
+    test_attaching_a_card_the_customer_holds_already_names_the_first_method,
+    test_attaching_twice_to_the_same_customer_is_a_no_op_and_another_customer_is_refused,
+    test_credits_and_debits_move_available_and_write_the_balance_after_them,
+    test_customers_are_listed_newest_first_in_cursor_pages,
+    test_detach_is_permanent_and_frees_the_card_for_a_new_method,
+    test_inserting_a_customer_again_returns_the_first_and_repairs_its_ledger,
+    test_re_running_a_movement_with_the_same_entry_ids_changes_no_balance,
+    test_reserve_then_partial_capture_releases_the_rest_in_the_same_step,
+    test_the_fingerprint_key_is_made_once_per_installation,
+    test_the_same_card_may_be_attached_to_another_customer_with_the_same_fingerprint,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.anyio]
+
+
+@pytest.fixture
+def money_db(mongo_db: Any) -> Any:
+    return mongo_db
+
+
+@pytest.fixture
+async def store(money_db: Any) -> MongoStore:
+    store = MongoStore(money_db)
+    await store.ensure_indexes()
+    return store
+
+
+RESERVATIONS = 50
+HOLD = 1_000  # 10.00 USD
+WALLET = 20_000  # 200.00 USD
+
+
+async def test_concurrent_reservations_never_overdraw_and_racing_captures_and_releases_balance(
+    store: MongoStore,
+) -> None:
+    customer = await new_customer(store, USD=WALLET)
+    refused: list[str] = []
+    held: list[str] = []
+
+    async def authorize(n: int) -> None:
+        try:
+            await store.wallets.apply(
+                customer.id, [reserve(f"ord_{n}", f"R-{n}", "USD", HOLD)], START
+            )
+        except InsufficientBalance:
+            refused.append(f"ord_{n}")
+        else:
+            held.append(f"ord_{n}")
+
+    async with anyio.create_task_group() as tasks:
+        for n in range(RESERVATIONS):
+            tasks.start_soon(authorize, n)
+
+    assert (len(held), len(refused)) == (WALLET // HOLD, RESERVATIONS - WALLET // HOLD)
+    wallet = await store.customers.get(customer.id)
+    assert wallet is not None
+    assert wallet.balance("USD") == Balance("USD", 0, WALLET)
+
+    # Each hold is captured in full, captured in part, or released, and every step runs
+    # twice at once (a retry racing its first run): each applies exactly once.
+    def step_for(i: int, order_id: str) -> list[Movement]:
+        number = order_id.replace("ord_", "R-")
+        if i % 3 == 0:
+            return capture(order_id, number, "USD", HOLD, HOLD)
+        if i % 3 == 1:
+            return capture(order_id, number, "USD", HOLD - 250, HOLD)
+        return [release(order_id, number, "USD", HOLD)]
+
+    steps = [step_for(i, order_id) for i, order_id in enumerate(held)]
+    runs: list[bool] = []
+
+    async def run(step: list[Movement]) -> None:
+        runs.append((await store.wallets.apply(customer.id, step, START)).rerun)
+
+    async with anyio.create_task_group() as tasks:
+        for step in steps + steps:
+            tasks.start_soon(run, step)
+
+    assert sorted(runs) == [False] * len(steps) + [True] * len(steps)
+    captured = sum(m.minor for step in steps for m in step if m.type is EntryType.CAPTURE)
+    wallet = await store.customers.get(customer.id)
+    assert wallet is not None
+    assert wallet.balance("USD") == Balance("USD", WALLET - captured, 0)
+    await assert_books_balance(store, customer.id)
+
+
+async def test_concurrent_attaches_of_one_card_to_one_customer_keep_exactly_one(
+    store: MongoStore,
+) -> None:
+    customer = await new_customer(store)
+    methods = [await store.payment_methods.insert(saved()) for _ in range(10)]
+    attached: list[str] = []
+    duplicates: list[str] = []
+
+    async def attach(method_id: str) -> None:
+        try:
+            await store.payment_methods.attach(method_id, customer.id, START)
+        except PaymentMethodDuplicate as refused:
+            duplicates.append(refused.existing)
+        else:
+            attached.append(method_id)
+
+    async with anyio.create_task_group() as tasks:
+        for method in methods:
+            tasks.start_soon(attach, method.id)
+
+    assert len(attached) == 1
+    assert duplicates == attached * (len(methods) - 1)
+    listed, _ = await store.payment_methods.for_customer(customer.id, 20, None)
+    assert [m.id for m in listed] == attached

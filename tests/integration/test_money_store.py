@@ -22,7 +22,6 @@ from payflow.domain.wallets import (
 from payflow.store.base import PaymentMethodDuplicate
 from payflow.store.mongo import MongoStore
 from tests.money_store_cases import (  # noqa: F401 - collected here
-    START,
     assert_books_balance,
     new_customer,
     saved,
@@ -47,6 +46,7 @@ from tests.money_store_cases import (  # noqa: F401 - collected here
     test_the_fingerprint_key_is_made_once_per_installation,
     test_the_same_card_may_be_attached_to_another_customer_with_the_same_fingerprint,
 )
+from tests.support import START
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 

@@ -35,7 +35,7 @@ from payflow.store.base import (
     PaymentMethodDuplicate,
     PaymentMethodNotFound,
 )
-from payflow.store.mongo import MongoStore
+from payflow.store.mongo import MongoStore, wallets
 from tests.support import START
 
 pytestmark = pytest.mark.anyio
@@ -255,6 +255,58 @@ async def test_a_re_run_after_a_crash_before_the_ledger_insert_writes_the_missin
     assert again.rerun
     assert again.entries == held.entries  # its balance after it, not after the later credit
     assert later.entries[0].balance.available_minor == 4_300
+    await assert_books_balance(store, customer.id)
+
+
+async def test_a_re_run_found_only_further_back_in_the_window_is_still_a_no_op(
+    store: MongoStore, money_db: Any
+) -> None:
+    customer = await new_customer(store, USD=5_000)
+    held = await store.wallets.apply(customer.id, [reserve("ord_1", "A-1", "USD", 1_000)], START)
+    await money_db.balance_transactions.delete_one({"_id": held.entries[0].id})  # the crash
+    for n in range(70):  # more than a movement reads back first
+        await store.wallets.apply(customer.id, [adjustment(f"k{n}", "USD", 1)], START)
+    before = await store.customers.get(customer.id)
+
+    again = await store.wallets.apply(customer.id, [reserve("ord_1", "A-1", "USD", 1_000)], START)
+
+    assert again.rerun
+    assert again.entries == held.entries
+    assert await store.customers.get(customer.id) == before
+    await assert_books_balance(store, customer.id)
+
+
+async def test_a_re_run_past_the_window_is_recognised_by_its_ledger_entries(
+    store: MongoStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(wallets, "APPLIED_WINDOW", 2)
+    customer = await new_customer(store, USD=5_000)
+    step = capture("ord_1", "A-1", "USD", 600, 1_000)
+    await store.wallets.apply(customer.id, [reserve("ord_1", "A-1", "USD", 1_000)], START)
+    first = await store.wallets.apply(customer.id, step, START)
+    for n in range(3):
+        await store.wallets.apply(customer.id, [adjustment(f"k{n}", "USD", 1)], START)
+    before = await store.customers.get(customer.id)
+
+    again = await store.wallets.apply(customer.id, step, START)
+
+    assert again.rerun
+    assert again.entries == first.entries
+    assert await store.customers.get(customer.id) == before
+
+
+async def test_a_step_whose_first_run_wrote_part_of_its_ledger_gets_the_rest(
+    store: MongoStore, money_db: Any
+) -> None:
+    customer = await new_customer(store, USD=5_000)
+    step = charge("ord_1", "A-1", "USD", 1_000)  # a reserve and a capture, one update
+    first = await store.wallets.apply(customer.id, step, START)
+    await money_db.balance_transactions.delete_one({"_id": first.entries[1].id})  # the crash
+
+    again = await store.wallets.apply(customer.id, step, START)
+
+    assert again.rerun
+    assert again.entries == first.entries
     await assert_books_balance(store, customer.id)
 
 

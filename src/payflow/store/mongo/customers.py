@@ -10,12 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from pymongo import DESCENDING
 from pymongo.errors import DuplicateKeyError
 
 from payflow.domain.customers import Customer
 from payflow.domain.wallets import Balance, Movement, entries_for, replay
-from payflow.store.mongo.common import after_cursor, encode_cursor
+from payflow.store.mongo.common import newest_first
 from payflow.store.mongo.wallets import (
     MongoWalletStore,
     balance_field,
@@ -67,16 +66,9 @@ class MongoCustomerStore:
     async def page(
         self, limit: int, cursor: str | None, scope: str | None = None
     ) -> tuple[list[Customer], str | None]:
-        query: dict[str, Any] = after_cursor(cursor, "createdAt")
-        if scope is not None:
-            query["scope"] = scope
-        found = self.collection.find(query, _PROJECTION)
-        docs = await found.sort([("createdAt", DESCENDING), ("_id", DESCENDING)]).to_list(limit + 1)
-        next_cursor = None
-        if len(docs) > limit:
-            last = docs[limit - 1]
-            next_cursor = encode_cursor(as_utc(last["createdAt"]), last["_id"])
-        return [_customer(doc) for doc in docs[:limit]], next_cursor
+        query: dict[str, Any] = {} if scope is None else {"scope": scope}
+        docs, next_cursor = await newest_first(self.collection, query, limit, cursor, _PROJECTION)
+        return [_customer(doc) for doc in docs], next_cursor
 
 
 def _by_currency(movements: Sequence[Movement]) -> list[tuple[str, list[Movement]]]:

@@ -20,7 +20,6 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from pymongo import DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from payflow.domain.cards import CardDetails
@@ -31,7 +30,7 @@ from payflow.store.base import (
     PaymentMethodDuplicate,
     PaymentMethodNotFound,
 )
-from payflow.store.mongo.common import after_cursor, encode_cursor
+from payflow.store.mongo.common import newest_first
 from payflow.timefmt import as_utc
 
 if TYPE_CHECKING:
@@ -39,6 +38,10 @@ if TYPE_CHECKING:
 
 FINGERPRINT_KEY_ID = "cardFingerprintKey"
 _PROJECTION = {"attachedKey": 0}
+
+
+# Updates then reads, never `find_one_and_update`: the embedded server scans the whole
+# collection for a findAndModify (store/mongo/wallets.py).
 
 
 class MongoPaymentMethodStore:
@@ -70,14 +73,9 @@ class MongoPaymentMethodStore:
     async def for_customer(
         self, customer_id: str, limit: int, cursor: str | None
     ) -> tuple[list[SavedPaymentMethod], str | None]:
-        query = {"customer": customer_id, **after_cursor(cursor, "createdAt")}
-        found = self.collection.find(query, _PROJECTION)
-        docs = await found.sort([("createdAt", DESCENDING), ("_id", DESCENDING)]).to_list(limit + 1)
-        next_cursor = None
-        if len(docs) > limit:
-            last = docs[limit - 1]
-            next_cursor = encode_cursor(as_utc(last["createdAt"]), last["_id"])
-        return [_method(doc) for doc in docs[:limit]], next_cursor
+        query = {"customer": customer_id}
+        docs, next_cursor = await newest_first(self.collection, query, limit, cursor, _PROJECTION)
+        return [_method(doc) for doc in docs], next_cursor
 
     async def attach(
         self, method_id: str, customer_id: str, now: datetime, scope: str | None = None
@@ -90,36 +88,30 @@ class MongoPaymentMethodStore:
             raise PaymentMethodAttached(method.customer)
         key = attached_key(customer_id, method.card.fingerprint)
         try:
-            doc = await self.collection.find_one_and_update(
+            await self.collection.update_one(
                 {**_by_id(method_id, scope), "customer": None, "detachedAt": None},
                 {"$set": {"customer": customer_id, "attachedKey": key, "attachedAt": now}},
-                projection=_PROJECTION,
-                return_document=ReturnDocument.AFTER,
             )
         except DuplicateKeyError:
             holder = await self._holder(key)
             if holder is None:  # detached in between: try again
                 return await self.attach(method_id, customer_id, now, scope)
             raise PaymentMethodDuplicate(holder) from None
-        if doc is None:  # detached or attached meanwhile: say which
-            return await self.attach(method_id, customer_id, now, scope)
-        return _method(doc)
+        # Attached now, or detached or attached elsewhere meanwhile: the next turn says which.
+        return await self.attach(method_id, customer_id, now, scope)
 
     async def detach(
         self, method_id: str, now: datetime, scope: str | None = None
     ) -> SavedPaymentMethod:
-        doc = await self.collection.find_one_and_update(
+        result = await self.collection.update_one(
             {**_by_id(method_id, scope), "detachedAt": None},
-            {
-                "$set": {"customer": None, "detachedAt": now},
-                "$unset": {"attachedKey": ""},
-            },
-            projection=_PROJECTION,
-            return_document=ReturnDocument.AFTER,
+            {"$set": {"customer": None, "detachedAt": now}, "$unset": {"attachedKey": ""}},
         )
+        doc = await self.collection.find_one(_by_id(method_id, scope), _PROJECTION)
         if doc is None:
-            await self._existing(method_id, scope)  # raises when absent or detached
-            raise PaymentMethodDetached(method_id)  # pragma: no cover - the line above raises
+            raise PaymentMethodNotFound(method_id)
+        if result.modified_count == 0:
+            raise PaymentMethodDetached(method_id)
         return _method(doc)
 
     async def fingerprint_key(self) -> bytes:

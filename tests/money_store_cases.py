@@ -16,6 +16,7 @@ from payflow.domain.cards import read_card
 from payflow.domain.customers import Customer, new_customer_id
 from payflow.domain.saved_methods import SavedPaymentMethod, new_payment_method_id
 from payflow.domain.wallets import (
+    Balance,
     EntryType,
     InsufficientBalance,
     Movement,
@@ -30,12 +31,13 @@ from payflow.domain.wallets import (
 )
 from payflow.store.base import (
     CustomerNotFound,
+    InvalidCursor,
     PaymentMethodAttached,
     PaymentMethodDetached,
     PaymentMethodDuplicate,
     PaymentMethodNotFound,
 )
-from payflow.store.mongo import MongoStore, wallets
+from payflow.store.mongo import MongoStore
 from tests.support import START
 
 pytestmark = pytest.mark.anyio
@@ -79,21 +81,6 @@ async def test_a_customer_is_stored_with_its_opening_balances_and_their_ledger_e
         ("JPY", EntryType.ADJUSTMENT, 500),
         ("USD", EntryType.ADJUSTMENT, 10_000),
     ]
-    await assert_books_balance(store, customer.id)
-
-
-async def test_inserting_a_customer_again_returns_the_first_and_repairs_its_ledger(
-    store: MongoStore, money_db: Any
-) -> None:
-    customer = await new_customer(store, USD=5_000)
-    await money_db.balance_transactions.delete_many({})  # a crash before the entries
-
-    again = await store.customers.insert(
-        Customer(id=customer.id, created_at=START + timedelta(hours=1), name="Other"),
-        [opening_balance(customer.id, "USD", 5_000)],
-    )
-
-    assert again == customer
     await assert_books_balance(store, customer.id)
 
 
@@ -240,74 +227,77 @@ async def test_re_running_a_movement_with_the_same_entry_ids_changes_no_balance(
     await assert_books_balance(store, customer.id)
 
 
-async def test_a_re_run_after_a_crash_before_the_ledger_insert_writes_the_missing_entry(
+async def test_a_crash_after_the_ledger_insert_leaves_nothing_a_reader_can_see(
     store: MongoStore, money_db: Any
 ) -> None:
     customer = await new_customer(store, USD=5_000)
+    snapshot = (await money_db.customers.find_one({"_id": customer.id}))["wallet"]
     held = await store.wallets.apply(customer.id, [reserve("ord_1", "A-1", "USD", 1_000)], START)
-    later = await store.wallets.apply(customer.id, [adjustment("k", "USD", 300)], START)
-    await money_db.balance_transactions.delete_one({"_id": held.entries[0].id})  # the crash
+    # The snapshot's update never happened: the process died right after the insert.
+    await money_db.customers.update_one({"_id": customer.id}, {"$set": {"wallet": snapshot}})
 
-    again = await store.wallets.apply(
-        customer.id, [reserve("ord_1", "A-1", "USD", 1_000)], START + timedelta(minutes=1)
-    )
-
-    assert again.rerun
-    assert again.entries == held.entries  # its balance after it, not after the later credit
-    assert later.entries[0].balance.available_minor == 4_300
-    await assert_books_balance(store, customer.id)
-
-
-async def test_a_re_run_found_only_further_back_in_the_window_is_still_a_no_op(
-    store: MongoStore, money_db: Any
-) -> None:
-    customer = await new_customer(store, USD=5_000)
-    held = await store.wallets.apply(customer.id, [reserve("ord_1", "A-1", "USD", 1_000)], START)
-    await money_db.balance_transactions.delete_one({"_id": held.entries[0].id})  # the crash
-    for n in range(70):  # more than a movement reads back first
-        await store.wallets.apply(customer.id, [adjustment(f"k{n}", "USD", 1)], START)
-    before = await store.customers.get(customer.id)
-
+    stored = await store.customers.get(customer.id)
     again = await store.wallets.apply(customer.id, [reserve("ord_1", "A-1", "USD", 1_000)], START)
 
+    assert stored is not None
+    assert stored.balance("USD") == held.entries[0].balance
     assert again.rerun
     assert again.entries == held.entries
-    assert await store.customers.get(customer.id) == before
+    saved = (await money_db.customers.find_one({"_id": customer.id}))["wallet"]
+    assert saved["seq"] == snapshot["seq"] + 1
     await assert_books_balance(store, customer.id)
 
 
-async def test_a_re_run_past_the_window_is_recognised_by_its_ledger_entries(
-    store: MongoStore, monkeypatch: pytest.MonkeyPatch
+async def test_a_step_cut_short_after_its_first_entry_is_completed_by_its_re_run(
+    store: MongoStore,
 ) -> None:
-    monkeypatch.setattr(wallets, "APPLIED_WINDOW", 2)
     customer = await new_customer(store, USD=5_000)
-    step = capture("ord_1", "A-1", "USD", 600, 1_000)
+    step = charge("ord_1", "A-1", "USD", 1_000)  # a reserve, then its capture
+    first = await store.wallets.apply(customer.id, step[:1], START)  # died after the reserve
+
+    again = await store.wallets.apply(customer.id, step, START)
+
+    assert again.rerun
+    assert again.entries[0] == first.entries[0]
+    assert again.entries[1].balance == Balance("USD", 4_000, 0)
+    await assert_books_balance(store, customer.id)
+
+
+async def test_creating_a_customer_again_credits_its_opening_balance_once(
+    store: MongoStore,
+) -> None:
+    customer = Customer(id=new_customer_id(), created_at=START, name="Ada")
+    await store.customers.insert(customer, [])  # died before the credit
+    opening = [opening_balance(customer.id, "USD", 5_000)]
+
+    first = await store.customers.insert(customer, opening)
+    again = await store.customers.insert(customer, opening)
+
+    assert first == again
+    assert again.balance("USD") == Balance("USD", 5_000, 0)
+    await assert_books_balance(store, customer.id)
+
+
+async def test_the_ledger_is_listed_newest_first_in_the_order_it_was_applied(
+    store: MongoStore,
+) -> None:
+    customer = await new_customer(store, USD=5_000)
     await store.wallets.apply(customer.id, [reserve("ord_1", "A-1", "USD", 1_000)], START)
-    first = await store.wallets.apply(customer.id, step, START)
-    for n in range(3):
-        await store.wallets.apply(customer.id, [adjustment(f"k{n}", "USD", 1)], START)
-    before = await store.customers.get(customer.id)
+    await store.wallets.apply(customer.id, capture("ord_1", "A-1", "USD", 400, 1_000), START)
 
-    again = await store.wallets.apply(customer.id, step, START)
+    first, cursor = await store.wallets.transactions(customer.id, 2, None)
+    assert cursor is not None
+    rest, end = await store.wallets.transactions(customer.id, 2, cursor)
 
-    assert again.rerun
-    assert again.entries == first.entries
-    assert await store.customers.get(customer.id) == before
-
-
-async def test_a_step_whose_first_run_wrote_part_of_its_ledger_gets_the_rest(
-    store: MongoStore, money_db: Any
-) -> None:
-    customer = await new_customer(store, USD=5_000)
-    step = charge("ord_1", "A-1", "USD", 1_000)  # a reserve and a capture, one update
-    first = await store.wallets.apply(customer.id, step, START)
-    await money_db.balance_transactions.delete_one({"_id": first.entries[1].id})  # the crash
-
-    again = await store.wallets.apply(customer.id, step, START)
-
-    assert again.rerun
-    assert again.entries == first.entries
-    await assert_books_balance(store, customer.id)
+    assert [e.type for e in first + rest] == [
+        EntryType.RELEASE,
+        EntryType.CAPTURE,
+        EntryType.RESERVE,
+        EntryType.ADJUSTMENT,
+    ]
+    assert end is None
+    with pytest.raises(InvalidCursor):
+        await store.wallets.transactions(customer.id, 2, "not-a-cursor")
 
 
 # Saved payment methods

@@ -15,7 +15,7 @@ a step from a new one and apply each entry at most once.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -137,27 +137,6 @@ class Movement:
         return d_available + d_reserved
 
 
-def combined_deltas(movements: Sequence[Movement]) -> tuple[int, int]:
-    """What `movements`, applied together, do to (available, reserved)."""
-    return (sum(m.deltas[0] for m in movements), sum(m.deltas[1] for m in movements))
-
-
-def required_minimums(movements: Sequence[Movement]) -> tuple[int, int]:
-    """The least (available, reserved) that lets `movements` apply without going negative.
-
-    Movements of one step are applied together, and each one's balance after it must
-    be non-negative too, so the minimum is the deepest running drop, not the net one.
-    """
-    need_available = need_reserved = run_available = run_reserved = 0
-    for movement in movements:
-        d_available, d_reserved = movement.deltas
-        run_available += d_available
-        run_reserved += d_reserved
-        need_available = max(need_available, -run_available)
-        need_reserved = max(need_reserved, -run_reserved)
-    return need_available, need_reserved
-
-
 @dataclass(frozen=True, slots=True)
 class BalanceTransaction:
     """One ledger entry as the API shows it: the movement and the balance after it."""
@@ -193,42 +172,6 @@ class BalanceTransaction:
     @property
     def balance(self) -> Balance:
         return Balance(self.currency, self.available_minor, self.reserved_minor)
-
-
-def entries_for(
-    customer_id: str,
-    movements: Sequence[Movement],
-    final: Balance,
-    created_at: datetime,
-) -> list[BalanceTransaction]:
-    """The ledger entries of `movements` applied together, ending at `final`.
-
-    Each entry records the balance right after it: the final balance minus the
-    movements that came after it in the same step.
-    """
-    entries: list[BalanceTransaction] = []
-    available, reserved = final.available_minor, final.reserved_minor
-    for movement in reversed(movements):
-        d_available, d_reserved = movement.deltas
-        entries.append(
-            BalanceTransaction(
-                id=movement.entry_id,
-                customer_id=customer_id,
-                type=movement.type,
-                currency=movement.currency,
-                amount_minor=movement.amount_minor,
-                held_minor=d_reserved,
-                available_minor=available,
-                reserved_minor=reserved,
-                created_at=created_at,
-                order_number=movement.order_number,
-                description=movement.description,
-            )
-        )
-        available -= d_available
-        reserved -= d_reserved
-    entries.reverse()
-    return entries
 
 
 def replay(currency: str, movements: Iterable[Movement]) -> Balance:

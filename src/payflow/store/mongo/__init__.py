@@ -50,8 +50,8 @@ class MongoStore:
         self.payments = MongoPaymentStore(_coll(database, "payments", concern), self.journal)
         self.endpoints = MongoEndpointStore(_coll(database, "endpoints", concern))
         self.refunds = MongoRefundStore(_coll(database, "refunds", concern))
-        # Money (DESIGN §7): each wallet step one journaled update of the customer, then
-        # its ledger entries (store/mongo/wallets.py).
+        # Money (DESIGN §7): each wallet movement one insert of its ledger entry, the
+        # customer's document a snapshot of the wallet (store/mongo/wallets.py).
         self.wallets = MongoWalletStore(
             _coll(database, "customers", concern), _coll(database, "balance_transactions", concern)
         )
@@ -92,8 +92,9 @@ class MongoStore:
     async def _ensure_money_indexes(self) -> None:
         db = self.database
         await db.customers.create_index([("createdAt", DESCENDING), ("_id", DESCENDING)])
+        # The ledger's order, and the one place each entry takes in it (store/mongo/wallets).
         await db.balance_transactions.create_index(
-            [("customerId", ASCENDING), ("createdAt", DESCENDING), ("_id", DESCENDING)]
+            [("customerId", ASCENDING), ("seq", ASCENDING)], unique=True
         )
         await db.payment_methods.create_index(
             [("customer", ASCENDING), ("createdAt", DESCENDING), ("_id", DESCENDING)]

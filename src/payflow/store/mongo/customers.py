@@ -1,32 +1,29 @@
-"""Customers (`customers`): one document each, the wallet on it (store/mongo/wallets.py).
+"""Customers (`customers`): one document each, with the snapshot of its wallet.
 
-A customer created with opening balances is inserted with its wallet already holding
-them, as applied ledger entries: one insert, so a customer never exists without its
-money or its money without its entries' ids; the entries themselves are written next.
+The wallet itself is the customer's ledger (store/mongo/wallets.py); the document keeps
+`wallet` = {seq, balances}, the balance after ledger entry `seq`, so that reading a
+customer costs no sum. A customer is inserted with an empty wallet, and its opening
+balances are credited next as ordinary ledger entries (`adjustment`), so the wallet
+equals the sum of its ledger from the first moment on; a re-run of the create finds
+the customer and credits whatever the first run did not get to.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pymongo.errors import DuplicateKeyError
 
 from payflow.domain.customers import Customer
-from payflow.domain.wallets import Balance, Movement, entries_for, replay
+from payflow.domain.wallets import Movement
 from payflow.store.mongo.common import newest_first
-from payflow.store.mongo.wallets import (
-    MongoWalletStore,
-    balance_field,
-    recorded_entries,
-    window_doc,
-)
+from payflow.store.mongo.wallets import Head, MongoWalletStore, snapshot_head, wallet_doc
 from payflow.timefmt import as_utc
 
 if TYPE_CHECKING:
     from payflow.store.mongo.common import Collection
-
-_PROJECTION = {"applied": 0}
 
 
 class MongoCustomerStore:
@@ -35,46 +32,33 @@ class MongoCustomerStore:
         self.wallets = wallets
 
     async def insert(self, customer: Customer, opening: Sequence[Movement]) -> Customer:
-        doc = _customer_doc(customer)
-        entries = []
-        for currency, mine in _by_currency(opening):
-            final = replay(currency, mine)
-            doc["balances"].update(balance_field(final))
-            made = entries_for(customer.id, mine, final, customer.created_at)
-            doc["applied"].extend(window_doc(m, customer.created_at) for m in mine)
-            entries.extend(made)
-        try:
-            await self.collection.insert_one(doc)
-        except DuplicateKeyError:
-            # A re-run: the customer is there; its opening entries may still be missing.
-            stored = await self.collection.find_one({"_id": customer.id})
-            if stored is None:
-                raise
-            for _, mine in _by_currency(opening):
-                await self.wallets.write_entries(recorded_entries(customer.id, stored, mine) or ())
-            return _customer(stored)
-        await self.wallets.write_entries(entries)
-        return _customer(doc)
+        # A re-run finds the customer there; its credits may not all be.
+        with contextlib.suppress(DuplicateKeyError):
+            await self.collection.insert_one(_customer_doc(customer))
+        if opening:
+            await self.wallets.apply(customer.id, opening, customer.created_at)
+        stored = await self.get(customer.id)
+        if stored is None:  # pragma: no cover - inserted above
+            raise LookupError(customer.id)
+        return stored
 
     async def get(self, customer_id: str, scope: str | None = None) -> Customer | None:
         query: dict[str, Any] = {"_id": customer_id}
         if scope is not None:
             query["scope"] = scope
-        doc = await self.collection.find_one(query, _PROJECTION)
-        return None if doc is None else _customer(doc)
+        doc = await self.collection.find_one(query)
+        if doc is None:
+            return None
+        return _customer(doc, await self.wallets.caught_up(customer_id, doc.get("wallet")))
 
     async def page(
         self, limit: int, cursor: str | None, scope: str | None = None
     ) -> tuple[list[Customer], str | None]:
+        """Balances as of each snapshot: behind the ledger only just after a crash, until
+        the customer is next read or moved."""
         query: dict[str, Any] = {} if scope is None else {"scope": scope}
-        docs, next_cursor = await newest_first(self.collection, query, limit, cursor, _PROJECTION)
-        return [_customer(doc) for doc in docs], next_cursor
-
-
-def _by_currency(movements: Sequence[Movement]) -> list[tuple[str, list[Movement]]]:
-    """`movements` grouped by currency, in order: the store applies one currency per step."""
-    currencies = dict.fromkeys(m.currency for m in movements)
-    return [(c, [m for m in movements if m.currency == c]) for c in currencies]
+        docs, next_cursor = await newest_first(self.collection, query, limit, cursor)
+        return [_customer(doc, None) for doc in docs], next_cursor
 
 
 def _customer_doc(customer: Customer) -> dict[str, Any]:
@@ -85,22 +69,19 @@ def _customer_doc(customer: Customer) -> dict[str, Any]:
         "metadata": dict(customer.metadata),
         "scope": customer.scope,
         "createdAt": customer.created_at,
-        "balances": {},
-        "applied": [],
+        "wallet": wallet_doc(Head()),
     }
 
 
-def _customer(doc: Mapping[str, Any]) -> Customer:
-    balances = doc.get("balances") or {}
+def _customer(doc: Mapping[str, Any], head: Head | None) -> Customer:
+    if head is None:
+        head = snapshot_head(doc.get("wallet") or {})
     return Customer(
         id=doc["_id"],
         created_at=as_utc(doc["createdAt"]),
         name=doc.get("name"),
         email=doc.get("email"),
         metadata=dict(doc.get("metadata") or {}),
-        balances=tuple(
-            Balance(currency, int(b.get("availableMinor", 0)), int(b.get("reservedMinor", 0)))
-            for currency, b in sorted(balances.items())
-        ),
+        balances=tuple(head.balances[c] for c in sorted(head.balances)),
         scope=doc.get("scope"),
     )

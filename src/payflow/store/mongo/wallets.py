@@ -1,251 +1,250 @@
-"""Wallet movements on the customer's document, and the ledger (`balance_transactions`).
+"""Wallet movements and their ledger (`balance_transactions`): the ledger is the wallet.
 
-A wallet step (a credit, a reservation, a capture with the release of the rest…) is
-ONE conditional update of the customer document, which:
-- tests that none of the step's entry ids was applied before (`applied.id` $nin) and
-  that the balance covers it (`balances.<CUR>.availableMinor` ≥ what it takes, on the
-  integer minor units), so concurrent reservations can never overdraw;
-- `$inc`s the balance and appends the entries to `applied`, the wallet's log of its
-  most recent `APPLIED_WINDOW` entries: id, currency, deltas, time.
-Only then is each ledger entry inserted under its entry id, with the balance after it.
+Each movement is ONE insert of its ledger entry, and that insert is what decides it:
+- `_id` is the entry id, derived from (order, step) or from the request: a re-run of a
+  step inserts the same id, which the database refuses, so it is applied once however
+  often it runs — forever, not only while some list remembers it;
+- `seq` numbers the customer's entries 1, 2, 3… under a unique index on
+  (customerId, seq): an entry is computed from the balance after entry `seq - 1`
+  (its `availableMinor`, `reservedMinor` are the balance after it) and only one entry
+  can follow it. Two concurrent reservations computed from the same balance cannot
+  both be inserted; the loser reads the new head and tries again, so a wallet is never
+  overdrawn and every entry records the exact balance after it.
 
-The balance after each entry is read back from the window: the wallet's balance now,
-minus the deltas of the entries appended after the step's, which the window holds in
-the order they were applied. So concurrent steps never need a findAndModify.
+The customer document carries a snapshot of the head (`wallet.seq`, `wallet.balances`),
+moved forward after each insert (a compare-and-set on `wallet.seq`). It is a cache: a
+crash right after an insert leaves it one entry behind, and whoever reads the wallet
+next (`head`) applies the entries past it and saves it again. Nothing is ever lost
+between two writes, and no list of applied ids grows on the customer document (on the
+embedded server every write costs in proportion to the document's size).
 
-A re-run of a step (the same entry ids) changes nothing. If the first run wrote any of
-its ledger entries, a read of the ledger finds them before anything else (whatever the
-window still remembers); if it crashed between the wallet update and the ledger insert,
-the update matches nothing, the store finds the ids in `applied`, and writes the
-missing entries with their exact balance after them.
-
-`applied` is bounded (the last `APPLIED_WINDOW` entries, `$push` with `$slice`), so the
-document stays small. The one re-run it cannot recognise is that of a step whose first
-run died between its two writes and that comes back after `APPLIED_WINDOW` other
-movements of the same customer (docs/decisions.md).
-
-Round trips per movement: a ledger read, the update (journaled), a read of the wallet,
-one insert (journaled) per entry.
+Round trips per movement, uncontended: a read of the customer, one of the ledger (the
+step's own entries, and any past the snapshot), the insert (journaled), the snapshot's
+update (staged: it can always be rebuilt from the ledger).
 """
 
 from __future__ import annotations
 
-import contextlib
+import base64
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bson import Decimal128
-from pymongo import ASCENDING
+from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import DuplicateKeyError
 
-from payflow.domain.wallets import (
-    Balance,
-    BalanceTransaction,
-    EntryType,
-    InsufficientBalance,
-    Movement,
-    WalletError,
-    combined_deltas,
-    entries_for,
-    required_minimums,
-)
-from payflow.store.base import CustomerNotFound, Moved
-from payflow.store.mongo.common import newest_first
+from payflow.domain.wallets import Balance, BalanceTransaction, EntryType, Movement, WalletError
+from payflow.store.base import CustomerNotFound, InvalidCursor, Moved
+from payflow.store.mongo.common import staged
 from payflow.timefmt import as_utc
 
 if TYPE_CHECKING:
     from payflow.store.mongo.common import Collection
 
-APPLIED_WINDOW = 1000
-# A step whose balance changed between its failed update and the read explaining it is
-# tried again; each try either applies, finds a re-run, or finds the balance short.
-_TRIES = 10
-# How much of the window a movement reads back first: the entries since its own.
-_RECENT = 64
+# Each lost race means another movement of the wallet went in: progress is certain, and
+# this bound only turns a bug into an error instead of a loop.
+_MAX_TRIES = 10_000
+
+
+@dataclass(slots=True)
+class Head:
+    """The balance after the customer's latest ledger entry (`seq`; 0 before any)."""
+
+    seq: int = 0
+    balances: dict[str, Balance] = field(default_factory=dict)
+
+    def balance(self, currency: str) -> Balance:
+        return self.balances.get(currency) or Balance(currency)
+
+    def advanced(self, entries: Sequence[Mapping[str, Any]]) -> bool:
+        """Apply ledger entries past `seq`, in order; whether any was."""
+        for doc in entries:
+            self.seq = int(doc["seq"])
+            currency = doc["currency"]
+            self.balances[currency] = Balance(
+                currency, int(doc["availableMinor"]), int(doc["reservedMinor"])
+            )
+        return bool(entries)
 
 
 class MongoWalletStore:
     def __init__(self, customers: Collection, ledger: Collection) -> None:
         self.customers = customers
+        self.snapshots = staged(customers)
         self.ledger = ledger
 
     async def apply(self, customer_id: str, movements: Sequence[Movement], now: datetime) -> Moved:
-        currency = _one_currency(movements)
-        written = await self._written(customer_id, movements)
-        if written is not None:  # a re-run of a step that got as far as its ledger
-            await self.write_entries(written)
-            return Moved(written, rerun=True)
-        field = f"balances.{currency}"
-        ids = [m.entry_id for m in movements]
-        query: dict[str, Any] = {"_id": customer_id, "applied.id": {"$nin": ids}}
-        need_available, need_reserved = required_minimums(movements)
-        if need_available:
-            query[f"{field}.availableMinor"] = {"$gte": need_available}
-        if need_reserved:
-            query[f"{field}.reservedMinor"] = {"$gte": need_reserved}
-        d_available, d_reserved = combined_deltas(movements)
-        update = {
-            "$inc": {f"{field}.availableMinor": d_available, f"{field}.reservedMinor": d_reserved},
-            "$push": {
-                "applied": {
-                    "$each": [window_doc(m, now) for m in movements],
-                    "$slice": -APPLIED_WINDOW,
-                }
-            },
-        }
-        balance = Balance(currency)
-        for _ in range(_TRIES):
-            # `update_one` and a read, not `find_one_and_update`: the embedded server scans
-            # the whole collection for a findAndModify (measured: ~100 ms at 3,000
-            # customers, against ~1 ms for this update). The read finds the step in the
-            # window and the balance right after it, whatever came after.
-            result = await self.customers.update_one(query, update)
-            stored = await self._wallet(customer_id, currency, ids)
-            if stored is None:
-                raise CustomerNotFound(customer_id)
-            recorded = recorded_entries(customer_id, stored, movements)
-            if recorded is not None:
-                await self.write_entries(recorded)
-                return Moved(recorded, rerun=result.modified_count == 0)
-            if result.modified_count == 1:  # pragma: no cover - the window holds the step
-                raise WalletError(f"{ids} applied but no longer in the wallet's window")
-            balance = _balance(currency, (stored.get("balances") or {}).get(currency) or {})
-            if balance.available_minor < need_available:
-                raise InsufficientBalance(currency, balance.available_minor, need_available)
-            if balance.reserved_minor < need_reserved:
-                raise InsufficientBalance(currency, balance.reserved_minor, need_reserved)
-        raise InsufficientBalance(currency, balance.available_minor, need_available)
+        """Apply `movements` in order, each one entry; a re-run skips the entries it
+        finds (all of them: a no-op) and goes on with the rest of a step cut short."""
+        _check_step(movements)
+        entries: list[BalanceTransaction] = []
+        rerun = False
+        for movement in movements:
+            entry, existed = await self._append(customer_id, movement, now)
+            entries.append(entry)
+            rerun = rerun or existed
+        return Moved(entries, rerun=rerun)
 
-    async def _written(
-        self, customer_id: str, movements: Sequence[Movement]
-    ) -> list[BalanceTransaction] | None:
-        """The step's entries if its ledger has any of them (the step was applied),
-        whatever the window still remembers."""
-        found = self.ledger.find(
-            {"_id": {"$in": [m.entry_id for m in movements]}, "customerId": customer_id}
-        )
-        entries = {doc["_id"]: _entry(doc) async for doc in found}
-        for position, movement in enumerate(movements):
-            entry = entries.get(movement.entry_id)
-            if entry is not None:
-                d_available, d_reserved = combined_deltas(movements[position + 1 :])
-                final = Balance(
-                    entry.currency,
-                    entry.available_minor + d_available,
-                    entry.reserved_minor + d_reserved,
-                )
-                return entries_for(customer_id, movements, final, entry.created_at)
-        return None
-
-    async def _wallet(
-        self, customer_id: str, currency: str, ids: Sequence[str]
-    ) -> dict[str, Any] | None:
-        """The wallet in `currency` and the end of its window from the step's entries on.
-
-        The last few entries first (the usual case, right after the update); the whole
-        window only when it holds the step further back (a re-run after a crash). The
-        balance and the window always come from one read, so they agree."""
-        field = f"balances.{currency}"
-        doc = await self.customers.find_one(
-            {"_id": customer_id}, {field: 1, "applied": {"$slice": -_RECENT}}
-        )
-        if doc is None or {item["id"] for item in doc.get("applied") or []} >= set(ids):
-            return doc
-        whole = await self.customers.find_one(
-            {"_id": customer_id, "applied.id": ids[0]}, {field: 1, "applied": 1}
-        )
-        return doc if whole is None else whole
-
-    async def write_entries(self, entries: Sequence[BalanceTransaction]) -> None:
-        """Insert each entry unless it is there: entries never change, so the first wins.
-
-        A plain insert, not an upsert: the embedded server can answer concurrent upserts
-        of one id inconsistently (store/mongo/refunds.py)."""
-        for entry in entries:
-            with contextlib.suppress(DuplicateKeyError):
-                await self.ledger.insert_one(_entry_doc(entry))
+    async def caught_up(self, customer_id: str, wallet: Mapping[str, Any] | None) -> Head:
+        """The head from a customer document's `wallet` snapshot and any ledger entries
+        past it (one read, nearly always empty: only a crash leaves the snapshot behind)."""
+        head = snapshot_head(wallet or {})
+        found = self.ledger.find({"customerId": customer_id, "seq": {"$gt": head.seq}})
+        await self._advance(customer_id, head, await found.sort("seq", ASCENDING).to_list(None))
+        return head
 
     async def transactions(
         self, customer_id: str, limit: int, cursor: str | None
     ) -> tuple[list[BalanceTransaction], str | None]:
-        docs, next_cursor = await newest_first(
-            self.ledger, {"customerId": customer_id}, limit, cursor
-        )
-        return [_entry(doc) for doc in docs], next_cursor
+        """Newest first, in the order the entries were applied (`seq`)."""
+        query: dict[str, Any] = {"customerId": customer_id}
+        if cursor is not None:
+            query["seq"] = {"$lt": _decode_seq(cursor)}
+        found = self.ledger.find(query).sort([("customerId", ASCENDING), ("seq", DESCENDING)])
+        docs = await found.to_list(limit + 1)
+        next_cursor = _encode_seq(int(docs[limit - 1]["seq"])) if len(docs) > limit else None
+        return [_entry(doc) for doc in docs[:limit]], next_cursor
 
     async def ledger_of(self, customer_id: str) -> list[BalanceTransaction]:
-        found = self.ledger.find({"customerId": customer_id}).sort(
-            [("createdAt", ASCENDING), ("_id", ASCENDING)]
-        )
+        found = self.ledger.find({"customerId": customer_id}).sort("seq", ASCENDING)
         return [_entry(doc) async for doc in found]
 
+    async def _append(
+        self, customer_id: str, movement: Movement, now: datetime
+    ) -> tuple[BalanceTransaction, bool]:
+        """Insert `movement`'s entry after the current head; (entry, whether it existed)."""
+        for _ in range(_MAX_TRIES):
+            found = await self._readsnapshot_head(customer_id, (movement.entry_id,))
+            if found is None:
+                raise CustomerNotFound(customer_id)
+            head, existing = found
+            if existing is not None:
+                return existing, True
+            after = head.balance(movement.currency).after(movement)  # InsufficientBalance
+            entry = _made(customer_id, movement, after, now)
+            try:
+                await self.ledger.insert_one(_entry_doc(entry, head.seq + 1))
+            except DuplicateKeyError as refused:
+                # Another entry took that place (read the new head and try again), or this
+                # entry went in meanwhile: the next read finds it, if it is this customer's.
+                if "_id" in ((refused.details or {}).get("keyPattern") or {}):
+                    await self._check_owner(customer_id, movement.entry_id)
+                continue
+            head.seq += 1
+            head.balances[movement.currency] = after
+            await self._save(customer_id, head, head.seq - 1)
+            return entry, False
+        raise WalletError(f"no place in {customer_id}'s ledger after {_MAX_TRIES} tries")
 
-def recorded_entries(
-    customer_id: str, stored: Mapping[str, Any], movements: Sequence[Movement]
-) -> list[BalanceTransaction] | None:
-    """The entries of `movements` as their first run applied them, if it did (a re-run).
+    async def _readsnapshot_head(
+        self, customer_id: str, entry_ids: Sequence[str]
+    ) -> tuple[Head, BalanceTransaction | None] | None:
+        """The head (the snapshot, moved past any entry it lacks) and the entry among
+        `entry_ids` already in the ledger, if one is: two reads."""
+        doc = await self.customers.find_one({"_id": customer_id}, {"wallet": 1})
+        if doc is None:
+            return None
+        head = snapshot_head(doc.get("wallet") or {})
+        found = self.ledger.find(
+            {
+                "customerId": customer_id,
+                "$or": [{"seq": {"$gt": head.seq}}, {"_id": {"$in": list(entry_ids)}}],
+            }
+        ).sort("seq", ASCENDING)
+        docs = await found.to_list(None)
+        ours = next((d for d in docs if d["_id"] in entry_ids), None)
+        await self._advance(customer_id, head, [d for d in docs if int(d["seq"]) > head.seq])
+        return head, None if ours is None else _entry(ours)
 
-    The balance after the step's last entry is the balance now minus every entry of the
-    same currency appended to the window after it."""
-    window: list[Mapping[str, Any]] = list(stored.get("applied") or [])
-    ids = {m.entry_id for m in movements}
-    positions = [i for i, item in enumerate(window) if item["id"] in ids]
-    if not positions:
-        return None
-    if len(positions) != len(ids):
-        raise WalletError("a step's entry ids were applied in another grouping")
-    currency = movements[0].currency
-    now = _balance(currency, (stored.get("balances") or {}).get(currency) or {})
-    later = [item for item in window[positions[-1] + 1 :] if item["currency"] == currency]
-    final = Balance(
-        currency,
-        now.available_minor - sum(int(item["availableDelta"]) for item in later),
-        now.reserved_minor - sum(int(item["reservedDelta"]) for item in later),
-    )
-    return entries_for(customer_id, movements, final, as_utc(window[positions[-1]]["at"]))
+    async def _advance(
+        self, customer_id: str, head: Head, entries: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Apply the ledger `entries` past the snapshot to `head` and save it."""
+        saved_seq = head.seq
+        if head.advanced(entries):
+            await self._save(customer_id, head, saved_seq)
+
+    async def _check_owner(self, customer_id: str, entry_id: str) -> None:
+        doc = await self.ledger.find_one({"_id": entry_id}, {"customerId": 1})
+        if doc is not None and doc["customerId"] != customer_id:
+            raise WalletError(f"entry {entry_id} belongs to another customer")
+
+    async def _save(self, customer_id: str, head: Head, previous_seq: int) -> None:
+        """Move the snapshot from `previous_seq` to `head`; a no-op when someone else
+        moved it already (the ledger says the same either way)."""
+        await self.snapshots.update_one(
+            {"_id": customer_id, "wallet.seq": previous_seq},
+            {"$set": {"wallet": wallet_doc(head)}},
+        )
 
 
-def window_doc(movement: Movement, at: datetime) -> dict[str, Any]:
-    d_available, d_reserved = movement.deltas
+def wallet_doc(head: Head) -> dict[str, Any]:
+    """A customer document's `wallet`: the snapshot of its head."""
     return {
-        "id": movement.entry_id,
-        "currency": movement.currency,
-        "availableDelta": d_available,
-        "reservedDelta": d_reserved,
-        "at": at,
+        "seq": head.seq,
+        "balances": {
+            b.currency: {"availableMinor": b.available_minor, "reservedMinor": b.reserved_minor}
+            for b in head.balances.values()
+        },
     }
 
 
-def balance_field(balance: Balance) -> dict[str, Any]:
-    """`balances.<CUR>` of a customer document holding `balance`."""
-    return {
-        balance.currency: {
-            "availableMinor": balance.available_minor,
-            "reservedMinor": balance.reserved_minor,
-        }
+def snapshot_head(doc: Mapping[str, Any]) -> Head:
+    """The head a `wallet` snapshot records (it may lag the ledger: `caught_up`)."""
+    balances = {
+        currency: Balance(currency, int(b["availableMinor"]), int(b["reservedMinor"]))
+        for currency, b in (doc.get("balances") or {}).items()
     }
+    return Head(int(doc.get("seq") or 0), balances)
 
 
-def _one_currency(movements: Sequence[Movement]) -> str:
+def _check_step(movements: Sequence[Movement]) -> None:
     if not movements:
         raise WalletError("a wallet step with no movement")
-    currencies = {m.currency for m in movements}
-    if len(currencies) != 1:
-        raise WalletError(f"a wallet step in several currencies: {sorted(currencies)}")
     if len({m.entry_id for m in movements}) != len(movements):
         raise WalletError("a wallet step naming one entry id twice")
-    return movements[0].currency
 
 
-def _balance(currency: str, doc: Mapping[str, Any]) -> Balance:
-    return Balance(currency, int(doc.get("availableMinor", 0)), int(doc.get("reservedMinor", 0)))
+def _made(
+    customer_id: str, movement: Movement, after: Balance, now: datetime
+) -> BalanceTransaction:
+    return BalanceTransaction(
+        id=movement.entry_id,
+        customer_id=customer_id,
+        type=movement.type,
+        currency=movement.currency,
+        amount_minor=movement.amount_minor,
+        held_minor=movement.deltas[1],
+        available_minor=after.available_minor,
+        reserved_minor=after.reserved_minor,
+        created_at=now,
+        order_number=movement.order_number,
+        description=movement.description,
+    )
 
 
-def _entry_doc(entry: BalanceTransaction) -> dict[str, Any]:
+def _encode_seq(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"seq:{seq}".encode()).decode().rstrip("=")
+
+
+def _decode_seq(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        prefix, seq = raw.split(":", 1)
+        if prefix != "seq":
+            raise ValueError(prefix)
+        return int(seq)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidCursor("cursor is not one payflow issued") from exc
+
+
+def _entry_doc(entry: BalanceTransaction, seq: int) -> dict[str, Any]:
     return {
         "_id": entry.id,
         "customerId": entry.customer_id,
+        "seq": seq,
         "type": entry.type.value,
         "currency": entry.currency,
         # Decimal128 for people reading with mongosh; the integers for the database.

@@ -2,7 +2,7 @@
 
 `tests/unit/test_money_store.py` runs these on mongomock and
 `tests/integration/test_money_store.py` on the real embedded server: each module
-imports the cases and provides the `store` fixture (a `MongoStore`, indexes made).
+imports everything here and provides the `money_db` fixture the `store` is made on.
 """
 
 from __future__ import annotations
@@ -40,10 +40,16 @@ from payflow.store.base import (
 from payflow.store.mongo import MongoStore
 from tests.support import START
 
-pytestmark = pytest.mark.anyio
-
 KEY = b"k" * 32
 VISA = "4242 4242 4242 4242"
+
+
+@pytest.fixture
+async def store(money_db: Any) -> MongoStore:
+    """A `MongoStore` on the backend's database, its indexes made."""
+    store = MongoStore(money_db)
+    await store.ensure_indexes()
+    return store
 
 
 async def new_customer(store: MongoStore, **opening: int) -> Customer:

@@ -19,6 +19,7 @@ from payflow.domain.wallets import (
     adjustment,
     capture,
     charge,
+    entry_after,
     entry_id,
     ledger_totals,
     release,
@@ -92,20 +93,6 @@ def test_a_partial_capture_releases_the_rest_and_a_charge_is_a_hold_captured_at_
     assert replay("USD", [adjustment("k", "USD", 1_000), *whole]) == Balance("USD", 0, 0)
 
 
-def entry(movement: Movement, after: Balance) -> BalanceTransaction:
-    return BalanceTransaction(
-        id=movement.entry_id,
-        customer_id="cus_1",
-        type=movement.type,
-        currency=movement.currency,
-        amount_minor=movement.amount_minor,
-        held_minor=movement.deltas[1],
-        available_minor=after.available_minor,
-        reserved_minor=after.reserved_minor,
-        created_at=NOW,
-    )
-
-
 # A random life of a wallet: whatever is tried, what applies keeps the invariants.
 
 KINDS = st.sampled_from(["credit", "debit", "reserve", "capture", "release", "refund"])
@@ -138,7 +125,7 @@ def test_any_sequence_of_movements_keeps_the_wallet_equal_to_its_ledger(
             after = balance.after(movement)
         except InsufficientBalance:
             continue
-        ledger.append(entry(movement, after))
+        ledger.append(entry_after("cus_1", movement, after, NOW))
         balance = after
         assert balance.available_minor >= 0
         assert balance.reserved_minor >= 0

@@ -9,7 +9,7 @@ so for every customer and currency:
 
 and neither number is ever below zero. An entry's id is derived from what caused it
 (an order and its step, or an idempotent request), so the store can tell a re-run of
-a step from a new one and apply each entry at most once.
+a step from a new one and apply each entry exactly once (store/mongo/wallets.py).
 """
 
 from __future__ import annotations
@@ -162,16 +162,28 @@ class BalanceTransaction:
         return from_minor(self.held_minor, self.currency)
 
     @property
-    def available(self) -> Decimal:
-        return from_minor(self.available_minor, self.currency)
-
-    @property
-    def reserved(self) -> Decimal:
-        return from_minor(self.reserved_minor, self.currency)
-
-    @property
     def balance(self) -> Balance:
+        """The balance right after this entry (`available`, `reserved` as Decimals)."""
         return Balance(self.currency, self.available_minor, self.reserved_minor)
+
+
+def entry_after(
+    customer_id: str, movement: Movement, after: Balance, created_at: datetime
+) -> BalanceTransaction:
+    """`movement`'s ledger entry, applied with `after` as the balance it leaves."""
+    return BalanceTransaction(
+        id=movement.entry_id,
+        customer_id=customer_id,
+        type=movement.type,
+        currency=movement.currency,
+        amount_minor=movement.amount_minor,
+        held_minor=movement.deltas[1],
+        available_minor=after.available_minor,
+        reserved_minor=after.reserved_minor,
+        created_at=created_at,
+        order_number=movement.order_number,
+        description=movement.description,
+    )
 
 
 def replay(currency: str, movements: Iterable[Movement]) -> Balance:
@@ -227,7 +239,10 @@ def reserve(order_id: str, order_number: str, currency: str, minor: int) -> Move
 def capture(
     order_id: str, order_number: str, currency: str, captured: int, held: int
 ) -> list[Movement]:
-    """Capture `captured` of a hold of `held`, releasing the rest in the same step."""
+    """Capture `captured` of a hold of `held`, then release the rest (DESIGN §7).
+
+    Two entries, applied in turn: a run cut short between them is completed by its
+    re-run, which finds the capture in and applies the release."""
     if not 0 < captured <= held:
         raise WalletError(f"capture of {captured} from a hold of {held}")
     steps = [
@@ -252,7 +267,8 @@ def release(order_id: str, order_number: str, currency: str, minor: int) -> Move
 
 
 def charge(order_id: str, order_number: str, currency: str, minor: int) -> list[Movement]:
-    """An automatic-capture payment from the wallet: a hold captured at once, one step."""
+    """An automatic-capture payment from the wallet: a hold captured at once (two entries,
+    so the ledger reads the same as a manual capture)."""
     return [
         reserve(order_id, order_number, currency, minor),
         *capture(order_id, order_number, currency, minor, minor),

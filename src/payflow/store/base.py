@@ -394,7 +394,7 @@ class PaymentMethodAttached(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Moved:
-    """The ledger entries of one wallet step, and whether an earlier run had applied it."""
+    """The ledger entries of one wallet step, and whether an earlier run had applied any."""
 
     entries: Sequence[BalanceTransaction]
     rerun: bool
@@ -402,8 +402,8 @@ class Moved:
 
 class CustomerStore(Protocol):
     async def insert(self, customer: Customer, opening: Sequence[Movement]) -> Customer:
-        """Insert the customer with its wallet already holding `opening` (credits, their
-        ledger entries written after); a re-run returns the customer first stored."""
+        """Insert the customer, then credit `opening` (its opening balances); a re-run
+        returns the customer first stored, credited once."""
 
     async def get(self, customer_id: str, scope: str | None = None) -> Customer | None: ...
 

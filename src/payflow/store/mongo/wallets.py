@@ -35,7 +35,14 @@ from bson import Decimal128
 from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import DuplicateKeyError
 
-from payflow.domain.wallets import Balance, BalanceTransaction, EntryType, Movement, WalletError
+from payflow.domain.wallets import (
+    Balance,
+    BalanceTransaction,
+    EntryType,
+    Movement,
+    WalletError,
+    entry_after,
+)
 from payflow.store.base import CustomerNotFound, InvalidCursor, Moved
 from payflow.store.mongo.common import staged
 from payflow.timefmt import as_utc
@@ -123,7 +130,7 @@ class MongoWalletStore:
             if existing is not None:
                 return existing, True
             after = head.balance(movement.currency).after(movement)  # InsufficientBalance
-            entry = _made(customer_id, movement, after, now)
+            entry = entry_after(customer_id, movement, after, now)
             try:
                 await self.ledger.insert_one(_entry_doc(entry, head.seq + 1))
             except DuplicateKeyError as refused:
@@ -207,24 +214,6 @@ def _check_step(movements: Sequence[Movement]) -> None:
         raise WalletError("a wallet step naming one entry id twice")
 
 
-def _made(
-    customer_id: str, movement: Movement, after: Balance, now: datetime
-) -> BalanceTransaction:
-    return BalanceTransaction(
-        id=movement.entry_id,
-        customer_id=customer_id,
-        type=movement.type,
-        currency=movement.currency,
-        amount_minor=movement.amount_minor,
-        held_minor=movement.deltas[1],
-        available_minor=after.available_minor,
-        reserved_minor=after.reserved_minor,
-        created_at=now,
-        order_number=movement.order_number,
-        description=movement.description,
-    )
-
-
 def _encode_seq(seq: int) -> str:
     return base64.urlsafe_b64encode(f"seq:{seq}".encode()).decode().rstrip("=")
 
@@ -251,9 +240,9 @@ def _entry_doc(entry: BalanceTransaction, seq: int) -> dict[str, Any]:
         "amount": Decimal128(entry.amount),
         "amountMinor": entry.amount_minor,
         "heldMinor": entry.held_minor,
-        "available": Decimal128(entry.available),
+        "available": Decimal128(entry.balance.available),
         "availableMinor": entry.available_minor,
-        "reserved": Decimal128(entry.reserved),
+        "reserved": Decimal128(entry.balance.reserved),
         "reservedMinor": entry.reserved_minor,
         "orderNumber": entry.order_number,
         "description": entry.description,

@@ -18,9 +18,9 @@ next (`head`) applies the entries past it and saves it again. Nothing is ever lo
 between two writes, and no list of applied ids grows on the customer document (on the
 embedded server every write costs in proportion to the document's size).
 
-Round trips per movement, uncontended: a read of the customer, one of the ledger (the
-step's own entries, and any past the snapshot), the insert (journaled), the snapshot's
-update (staged: it can always be rebuilt from the ledger).
+Round trips per movement, uncontended: a read of the entry by its id (a re-run?), a
+read of the customer and one of the ledger past its snapshot (the head), the insert
+(journaled), the snapshot's update (staged: it can always be rebuilt from the ledger).
 """
 
 from __future__ import annotations
@@ -121,23 +121,24 @@ class MongoWalletStore:
     async def _append(
         self, customer_id: str, movement: Movement, now: datetime
     ) -> tuple[BalanceTransaction, bool]:
-        """Insert `movement`'s entry after the current head; (entry, whether it existed)."""
+        """Insert `movement`'s entry after the current head; (entry, whether it existed).
+
+        Whether it exists is asked first, and again after any refused insert: a re-run
+        must never be judged against the balance its first run left (a reserve re-run on
+        the wallet it emptied is a re-run, not `InsufficientBalance`)."""
+        existing = await self._entry(customer_id, movement.entry_id)
         for _ in range(_MAX_TRIES):
-            found = await self._readsnapshot_head(customer_id, (movement.entry_id,))
-            if found is None:
-                raise CustomerNotFound(customer_id)
-            head, existing = found
             if existing is not None:
                 return existing, True
+            head = await self._read_head(customer_id)
             after = head.balance(movement.currency).after(movement)  # InsufficientBalance
             entry = entry_after(customer_id, movement, after, now)
             try:
                 await self.ledger.insert_one(_entry_doc(entry, head.seq + 1))
-            except DuplicateKeyError as refused:
+            except DuplicateKeyError:
                 # Another entry took that place (read the new head and try again), or this
-                # entry went in meanwhile: the next read finds it, if it is this customer's.
-                if "_id" in ((refused.details or {}).get("keyPattern") or {}):
-                    await self._check_owner(customer_id, movement.entry_id)
+                # very entry went in meanwhile (a concurrent run of the same step).
+                existing = await self._entry(customer_id, movement.entry_id)
                 continue
             head.seq += 1
             head.balances[movement.currency] = after
@@ -145,25 +146,22 @@ class MongoWalletStore:
             return entry, False
         raise WalletError(f"no place in {customer_id}'s ledger after {_MAX_TRIES} tries")
 
-    async def _readsnapshot_head(
-        self, customer_id: str, entry_ids: Sequence[str]
-    ) -> tuple[Head, BalanceTransaction | None] | None:
-        """The head (the snapshot, moved past any entry it lacks) and the entry among
-        `entry_ids` already in the ledger, if one is: two reads."""
-        doc = await self.customers.find_one({"_id": customer_id}, {"wallet": 1})
+    async def _entry(self, customer_id: str, entry_id: str) -> BalanceTransaction | None:
+        """The ledger entry `entry_id` of this customer, if it is in (by `_id`: one read;
+        the embedded server scans for an `$or` with the tail query)."""
+        doc = await self.ledger.find_one({"_id": entry_id})
         if doc is None:
             return None
-        head = snapshot_head(doc.get("wallet") or {})
-        found = self.ledger.find(
-            {
-                "customerId": customer_id,
-                "$or": [{"seq": {"$gt": head.seq}}, {"_id": {"$in": list(entry_ids)}}],
-            }
-        ).sort("seq", ASCENDING)
-        docs = await found.to_list(None)
-        ours = next((d for d in docs if d["_id"] in entry_ids), None)
-        await self._advance(customer_id, head, [d for d in docs if int(d["seq"]) > head.seq])
-        return head, None if ours is None else _entry(ours)
+        if doc["customerId"] != customer_id:
+            raise WalletError(f"entry {entry_id} belongs to another customer")
+        return _entry(doc)
+
+    async def _read_head(self, customer_id: str) -> Head:
+        """The head: the customer's snapshot, moved past any entry it lacks (two reads)."""
+        doc = await self.customers.find_one({"_id": customer_id}, {"wallet": 1})
+        if doc is None:
+            raise CustomerNotFound(customer_id)
+        return await self.caught_up(customer_id, doc.get("wallet"))
 
     async def _advance(
         self, customer_id: str, head: Head, entries: Sequence[Mapping[str, Any]]
@@ -172,11 +170,6 @@ class MongoWalletStore:
         saved_seq = head.seq
         if head.advanced(entries):
             await self._save(customer_id, head, saved_seq)
-
-    async def _check_owner(self, customer_id: str, entry_id: str) -> None:
-        doc = await self.ledger.find_one({"_id": entry_id}, {"customerId": 1})
-        if doc is not None and doc["customerId"] != customer_id:
-            raise WalletError(f"entry {entry_id} belongs to another customer")
 
     async def _save(self, customer_id: str, head: Head, previous_seq: int) -> None:
         """Move the snapshot from `previous_seq` to `head`; a no-op when someone else

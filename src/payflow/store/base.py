@@ -414,12 +414,13 @@ class CustomerStore(Protocol):
 
 
 class WalletStore(Protocol):
-    """Money movements: each one conditional update of the customer's document, keyed by
-    its entry ids (a re-run is a no-op that repairs the ledger); `InsufficientBalance`
-    when available (or reserved) would go below zero, `CustomerNotFound`."""
+    """Money movements: each one insert of its ledger entry, keyed by its entry id, in
+    the one place after the entry before it (store/mongo/wallets.py); a re-run is a
+    no-op. `InsufficientBalance` when available (or reserved) would go below zero."""
 
     async def apply(self, customer_id: str, movements: Sequence[Movement], now: datetime) -> Moved:
-        """Apply `movements` (one currency) together, all or none."""
+        """Apply `movements` in turn, each once (a step cut short is completed by its
+        re-run); raises `InsufficientBalance` (entries before it stay), `CustomerNotFound`."""
 
     async def transactions(
         self, customer_id: str, limit: int, cursor: str | None

@@ -269,6 +269,33 @@ async def test_a_step_cut_short_after_its_first_entry_is_completed_by_its_re_run
     await assert_books_balance(store, customer.id)
 
 
+async def test_a_run_that_finds_the_balance_its_twin_just_left_is_a_re_run_not_short(
+    store: MongoStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    customer = await new_customer(store, USD=1_000)
+    await store.wallets.apply(customer.id, [reserve("ord_1", "A-1", "USD", 1_000)], START)
+    step = capture("ord_1", "A-1", "USD", 750, 1_000)  # then release 250: all that is held
+    first_look = store.wallets._entry
+    twin: list[bool] = []  # the twin's run: started, then whether it was a re-run
+
+    async def look_while_the_twin_finishes(customer_id: str, entry_id: str) -> Any:
+        found = await first_look(customer_id, entry_id)
+        if entry_id == step[1].entry_id and not twin:
+            twin.append(True)
+            twin.append((await store.wallets.apply(customer.id, step, START)).rerun)
+        return found
+
+    monkeypatch.setattr(store.wallets, "_entry", look_while_the_twin_finishes)
+    await store.wallets.apply(customer.id, step[:1], START)  # the twin's capture went in
+
+    again = await store.wallets.apply(customer.id, step, START)
+
+    assert twin == [True, True]
+    assert again.rerun
+    assert again.entries[1].balance == Balance("USD", 250, 0)
+    await assert_books_balance(store, customer.id)
+
+
 async def test_creating_a_customer_again_credits_its_opening_balance_once(
     store: MongoStore,
 ) -> None:

@@ -39,6 +39,7 @@ from payflow.domain.wallets import (
     Balance,
     BalanceTransaction,
     EntryType,
+    InsufficientBalance,
     Movement,
     WalletError,
     entry_after,
@@ -131,7 +132,16 @@ class MongoWalletStore:
             if existing is not None:
                 return existing, True
             head = await self._read_head(customer_id)
-            after = head.balance(movement.currency).after(movement)  # InsufficientBalance
+            try:
+                after = head.balance(movement.currency).after(movement)
+            except InsufficientBalance:
+                # A concurrent run of the same step may have put this entry in between
+                # the first look and the head: then the head is its doing (a re-run).
+                # If it is not in now, it was not in when the head was read: short.
+                existing = await self._entry(customer_id, movement.entry_id)
+                if existing is not None:
+                    return existing, True
+                raise
             entry = entry_after(customer_id, movement, after, now)
             try:
                 await self.ledger.insert_one(_entry_doc(entry, head.seq + 1))

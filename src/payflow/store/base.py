@@ -13,11 +13,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from payflow.domain.customers import Customer
 from payflow.domain.deliveries import DeliveryState
 from payflow.domain.endpoints import RegisteredEndpoint
 from payflow.domain.idempotency_keys import KeyState
 from payflow.domain.orders import Order, OrderStatus
 from payflow.domain.refunds import Refund
+from payflow.domain.saved_methods import SavedPaymentMethod
+from payflow.domain.wallets import BalanceTransaction, Movement
 
 __all__ = [
     "Attempt",
@@ -395,6 +398,101 @@ class PaymentStore(Protocol):
         """Whether an earlier receipt of this event was applied."""
 
 
+class CustomerNotFound(LookupError):
+    """A wallet movement for a customer that does not exist."""
+
+
+class PaymentMethodNotFound(LookupError):
+    """No payment method with that id (for that client)."""
+
+
+class PaymentMethodDuplicate(Exception):
+    """The customer already has an attached card with that fingerprint: `existing` is it."""
+
+    def __init__(self, existing: str) -> None:
+        self.existing = existing
+        super().__init__(f"the card is already attached as {existing}")
+
+
+class PaymentMethodDetached(Exception):
+    """The method was detached: it can be neither attached again nor used."""
+
+
+class PaymentMethodAttached(Exception):
+    """The method is attached to another customer: `customer` is that one."""
+
+    def __init__(self, customer: str) -> None:
+        self.customer = customer
+        super().__init__(f"the payment method is attached to {customer}")
+
+
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """The ledger entries of one wallet step, and whether an earlier run had applied any."""
+
+    entries: Sequence[BalanceTransaction]
+    rerun: bool
+
+
+class CustomerStore(Protocol):
+    async def insert(self, customer: Customer, opening: Sequence[Movement]) -> Customer:
+        """Insert the customer, then credit `opening` (its opening balances); a re-run
+        returns the customer first stored, credited once."""
+
+    async def get(self, customer_id: str, scope: str | None = None) -> Customer | None: ...
+
+    async def page(
+        self, limit: int, cursor: str | None, scope: str | None = None
+    ) -> tuple[list[Customer], str | None]:
+        """Customers newest first, and the cursor of the next page."""
+
+
+class WalletStore(Protocol):
+    """Money movements: each one insert of its ledger entry, keyed by its entry id, in
+    the one place after the entry before it (store/mongo/wallets.py); a re-run is a
+    no-op. `InsufficientBalance` when available (or reserved) would go below zero."""
+
+    async def apply(self, customer_id: str, movements: Sequence[Movement], now: datetime) -> Moved:
+        """Apply `movements` in turn, each once (a step cut short is completed by its
+        re-run); raises `InsufficientBalance` (entries before it stay), `CustomerNotFound`."""
+
+    async def transactions(
+        self, customer_id: str, limit: int, cursor: str | None
+    ) -> tuple[list[BalanceTransaction], str | None]:
+        """The customer's ledger, newest first, and the cursor of the next page."""
+
+    async def ledger_of(self, customer_id: str) -> list[BalanceTransaction]:
+        """Every entry of the customer, oldest first (invariant checks, small wallets)."""
+
+
+class PaymentMethodStore(Protocol):
+    async def insert(self, method: SavedPaymentMethod) -> SavedPaymentMethod:
+        """Insert (attached when `method.customer` is set); a re-run returns the first
+        stored; `PaymentMethodDuplicate` when the customer has the card already."""
+
+    async def get(self, method_id: str, scope: str | None = None) -> SavedPaymentMethod | None: ...
+
+    async def for_customer(
+        self, customer_id: str, limit: int, cursor: str | None
+    ) -> tuple[list[SavedPaymentMethod], str | None]:
+        """The methods attached to the customer, newest first, and the next page's cursor."""
+
+    async def attach(
+        self, method_id: str, customer_id: str, now: datetime, scope: str | None = None
+    ) -> SavedPaymentMethod:
+        """Attach (a no-op when already attached to that customer); raises
+        `PaymentMethodNotFound`, `PaymentMethodDetached`, `PaymentMethodAttached`,
+        `PaymentMethodDuplicate`."""
+
+    async def detach(
+        self, method_id: str, now: datetime, scope: str | None = None
+    ) -> SavedPaymentMethod:
+        """Detach for good; raises `PaymentMethodNotFound`, `PaymentMethodDetached`."""
+
+    async def fingerprint_key(self) -> bytes:
+        """This installation's card fingerprint key, made once and kept in the database."""
+
+
 class Store(Protocol):
     """All collections, as the application holds them."""
 
@@ -418,6 +516,15 @@ class Store(Protocol):
 
     @property
     def endpoints(self) -> EndpointStore: ...
+
+    @property
+    def customers(self) -> CustomerStore: ...
+
+    @property
+    def wallets(self) -> WalletStore: ...
+
+    @property
+    def payment_methods(self) -> PaymentMethodStore: ...
 
     async def ensure_indexes(self) -> None: ...
 

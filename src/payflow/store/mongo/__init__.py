@@ -15,6 +15,7 @@ from pymongo import ASCENDING, DESCENDING, WriteConcern
 from pymongo.errors import OperationFailure
 
 from payflow.store.mongo.common import JOURNALED
+from payflow.store.mongo.customers import MongoCustomerStore
 from payflow.store.mongo.deliveries import MongoDeliveryStore
 from payflow.store.mongo.endpoints import MongoEndpointStore
 from payflow.store.mongo.events import MongoEventStore, MongoPaymentStore
@@ -22,7 +23,9 @@ from payflow.store.mongo.idempotency import MongoIdempotencyStore
 from payflow.store.mongo.journal import JournalBarrier
 from payflow.store.mongo.orders import MongoOrderStore
 from payflow.store.mongo.outages import translating_outages
+from payflow.store.mongo.payment_methods import MongoPaymentMethodStore
 from payflow.store.mongo.refunds import MongoRefundStore
+from payflow.store.mongo.wallets import MongoWalletStore
 
 if TYPE_CHECKING:
     from payflow.store.mongo.motor_types import Collection, Database
@@ -49,6 +52,15 @@ class MongoStore:
         self.payments = MongoPaymentStore(_coll(database, "payments", concern), self.journal)
         self.endpoints = MongoEndpointStore(_coll(database, "endpoints", concern))
         self.refunds = MongoRefundStore(_coll(database, "refunds", concern))
+        # Money (DESIGN §7): each wallet movement one insert of its ledger entry, the
+        # customer's document a snapshot of the wallet (store/mongo/wallets.py).
+        self.wallets = MongoWalletStore(
+            _coll(database, "customers", concern), _coll(database, "balance_transactions", concern)
+        )
+        self.customers = MongoCustomerStore(_coll(database, "customers", concern), self.wallets)
+        self.payment_methods = MongoPaymentMethodStore(
+            _coll(database, "payment_methods", concern), _coll(database, "installation", concern)
+        )
 
     async def ensure_indexes(self) -> None:
         db = self.database
@@ -77,6 +89,20 @@ class MongoStore:
         await db.endpoints.create_index([("createdAt", DESCENDING), ("_id", DESCENDING)])
         await db.payments.create_index("orderNumber")
         await db.payments.create_index("eventKey")
+        await self._ensure_money_indexes()
+
+    async def _ensure_money_indexes(self) -> None:
+        db = self.database
+        await db.customers.create_index([("createdAt", DESCENDING), ("_id", DESCENDING)])
+        # The ledger's order, and the one place each entry takes in it (store/mongo/wallets).
+        await db.balance_transactions.create_index(
+            [("customerId", ASCENDING), ("seq", ASCENDING)], unique=True
+        )
+        await db.payment_methods.create_index(
+            [("customer", ASCENDING), ("createdAt", DESCENDING), ("_id", DESCENDING)]
+        )
+        # One customer holds a card once: the key exists only while attached (sparse).
+        await db.payment_methods.create_index("attachedKey", unique=True, sparse=True)
 
     async def sync(self) -> None:
         await self.journal.sync()

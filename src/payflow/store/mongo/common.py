@@ -7,12 +7,16 @@ import base64
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bson import Decimal128
-from pymongo import WriteConcern
+from pymongo import DESCENDING, WriteConcern
 
 from payflow.store.base import InvalidCursor
+from payflow.timefmt import as_utc
+
+if TYPE_CHECKING:
+    from payflow.store.mongo.motor_types import Collection
 
 JOURNALED = WriteConcern(w=1, j=True)
 
@@ -49,3 +53,20 @@ def bsonable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [bsonable(v) for v in value]
     return value
+
+
+async def newest_first(
+    collection: Collection,
+    query: dict[str, Any],
+    limit: int,
+    cursor: str | None,
+    projection: dict[str, Any] | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of `query`'s documents by (createdAt, _id) descending, after `cursor`,
+    and the cursor of the next page (None on the last one)."""
+    found = collection.find({**query, **after_cursor(cursor, "createdAt")}, projection)
+    docs = await found.sort([("createdAt", DESCENDING), ("_id", DESCENDING)]).to_list(limit + 1)
+    if len(docs) <= limit:
+        return docs, None
+    last = docs[limit - 1]
+    return docs[:limit], encode_cursor(as_utc(last["createdAt"]), last["_id"])

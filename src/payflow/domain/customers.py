@@ -1,0 +1,35 @@
+"""Customers: who a wallet and saved cards belong to (DESIGN §7)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from payflow.domain.wallets import Balance
+from payflow.ids import token
+
+
+def new_customer_id() -> str:
+    """`cus_` + 24 hex digits, Stripe's prefix."""
+    return f"cus_{token(96)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    """A customer as the API shows it; `balances` is the wallet, one entry per currency."""
+
+    id: str
+    created_at: datetime
+    name: str | None = None
+    email: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    balances: tuple[Balance, ...] = ()
+    scope: str | None = None  # the client (API key) that created it, as for orders
+
+    def balance(self, currency: str) -> Balance:
+        """The wallet in `currency`; zero when the customer never held any."""
+        for balance in self.balances:
+            if balance.currency == currency:
+                return balance
+        return Balance(currency)

@@ -58,7 +58,7 @@ class WebhookSettings(BaseModel):
     breaker_cooldown_seconds: float = Field(default=30.0, gt=0)  # first open period; doubles
     breaker_max_cooldown_seconds: float = Field(default=600.0, gt=0)
     disable_after_hours: float = Field(default=120.0, gt=0)  # no success this long: disabled
-    chaos_seed: int | None = None  # endpoints' delivery chaos repeats run to run when set
+    chaos_seed: int = Field(default=-1, ge=-1)  # >= 0: delivery chaos repeats; -1: fresh
 
     @property
     def breaker_policy(self) -> BreakerPolicy:

@@ -205,7 +205,7 @@ def build_processor(runtime: Runtime, transport: httpx.AsyncBaseTransport) -> Pr
         breaker=Breaker(
             runtime.store.endpoints, runtime.directory, webhooks.breaker_policy, runtime.metrics
         ),
-        chaos_random=random.Random(webhooks.chaos_seed),  # noqa: S311 - chaos, not secrets
+        chaos_random=random.Random(None if webhooks.chaos_seed < 0 else webhooks.chaos_seed),  # noqa: S311
     )
 
 

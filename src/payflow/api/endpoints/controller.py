@@ -83,11 +83,13 @@ def _built_in_problem(action: str) -> EndpointBuiltIn:
     )
 
 
-def _no_fields(payload: dict[str, Any] | None) -> None:
-    """A POST that takes no body accepts none or `{}`."""
+async def _empty_body(post: Post) -> dict[str, Any]:
+    """The body of a POST that takes none: nothing, or `{}`."""
+    payload = await post.json_object(optional=True)
     if payload:
         fields = ", ".join(sorted(payload)[:5]) + (", …" if len(payload) > 5 else "")
         raise ValidationFailed([{"field": "body", "message": f"unexpected fields: {fields}"}])
+    return payload
 
 
 def _not_found(endpoint_id: str) -> NotFound:
@@ -226,8 +228,7 @@ class WebhookEndpointsController(Controller):
         settings: SettingsDep,
         endpoint_id: FromPath[str],
     ) -> Response[bytes]:
-        payload = await post.json_object(optional=True)
-        _no_fields(payload)
+        payload = await _empty_body(post)
         grace = timedelta(hours=settings.webhooks.rotation_grace_hours)
 
         async def rotate(_: idempotency.Claim) -> StoredResponse:
@@ -262,14 +263,9 @@ class WebhookEndpointsController(Controller):
         ),
     )
     async def enable_endpoint(
-        self,
-        post: Post,
-        endpoints: Endpoints,
-        directory: Directory,
-        endpoint_id: FromPath[str],
+        self, post: Post, endpoints: Endpoints, directory: Directory, endpoint_id: FromPath[str]
     ) -> Response[bytes]:
-        payload = await post.json_object(optional=True)
-        _no_fields(payload)
+        payload = await _empty_body(post)
 
         async def enable(_: idempotency.Claim) -> StoredResponse:
             if await endpoints.change_health(endpoint_id, enabled) is None:

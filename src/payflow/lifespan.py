@@ -27,7 +27,6 @@ from payflow.metrics import Metrics
 from payflow.store.base import Store
 from payflow.store.mongo import MongoStore
 from payflow.timefmt import Clock, utc_now
-from payflow.worker.breaker import Breaker
 from payflow.worker.channel import WorkQueue
 from payflow.worker.directory import EndpointDirectory
 from payflow.worker.processor import Processor, ProcessorConfig, new_owner_id
@@ -202,9 +201,8 @@ def build_processor(runtime: Runtime, transport: httpx.AsyncBaseTransport) -> Pr
         metrics=runtime.metrics,
         owner=new_owner_id(),
         endpoints=runtime.directory.endpoints,
-        breaker=Breaker(
-            runtime.store.endpoints, runtime.directory, webhooks.breaker_policy, runtime.metrics
-        ),
+        directory=runtime.directory,
+        breaker_policy=webhooks.breaker_policy,
         chaos_random=random.Random(None if webhooks.chaos_seed < 0 else webhooks.chaos_seed),  # noqa: S311
     )
 

@@ -2,10 +2,10 @@
 
 The worker asks on every event, so the answer comes from memory: a copy of the
 `endpoints` collection, refreshed when this process changes it (the API calls
-`refresh`) and every poll interval, so endpoints registered through another
-process sharing the database are picked up within a second. Secrets are
-resolved against the clock at each call, so a rotation's grace period ends on
-time without waiting for a refresh.
+`refresh`) and by each of the worker's recovery rounds (`worker.recovery`), every poll
+interval, so endpoints registered through another process sharing the database are
+picked up within a second. Secrets are resolved against the clock at each call, so a
+rotation's grace period ends on time without waiting for a refresh.
 
 Each endpoint comes with its health (circuit, status) as last read, and as this process
 last changed it (`note`), so a circuit another process opened is seen within a poll
@@ -19,15 +19,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-import anyio
-import structlog
-
 from payflow.domain.endpoint_health import Health
 from payflow.domain.endpoints import LOAD_LIMIT, Endpoint, RegisteredEndpoint
 from payflow.store.base import EndpointStore
 from payflow.timefmt import Clock
-
-log = structlog.get_logger(__name__)
 
 
 class EndpointDirectory:
@@ -64,12 +59,3 @@ class EndpointDirectory:
     async def refresh(self) -> None:
         self._registered = await self._store.all(LOAD_LIMIT)
         self._built_in = replace(self._built_in, health=await self._store.built_in_health())
-
-    async def run(self, interval: float) -> None:
-        """Refresh every `interval` seconds for the life of the process."""
-        while True:
-            await anyio.sleep(interval)
-            try:
-                await self.refresh()
-            except Exception as exc:
-                log.warning("endpoint_refresh_failed", error=str(exc))

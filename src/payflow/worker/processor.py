@@ -51,7 +51,7 @@ import structlog
 
 from payflow.codec import encode
 from payflow.domain.deliveries import DeliveryState
-from payflow.domain.endpoint_health import EndpointStatus
+from payflow.domain.endpoint_health import BreakerPolicy, EndpointStatus
 from payflow.domain.endpoints import Endpoint, delivery_id
 from payflow.domain.events import (
     Event,
@@ -69,6 +69,7 @@ from payflow.timefmt import Clock
 from payflow.worker.backoff import retry_delay
 from payflow.worker.breaker import Breaker
 from payflow.worker.channel import WorkQueue
+from payflow.worker.directory import EndpointDirectory
 from payflow.worker.sender import WebhookSender
 
 log = structlog.get_logger(__name__)
@@ -124,10 +125,18 @@ class Processor:
     config: ProcessorConfig
     metrics: Metrics
     owner: str
-    endpoints: Callable[[], Sequence[Endpoint]]
-    breaker: Breaker
+    endpoints: Callable[[], Sequence[Endpoint]]  # the directory's, or a test's own list
+    directory: EndpointDirectory
+    breaker_policy: BreakerPolicy
     jitter: Callable[[], float] = random.random  # in [0, 1): where in the backoff window
     chaos_random: random.Random = field(default_factory=random.Random)  # seeded by settings
+    breaker: Breaker = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Built from this processor's own store, so a copy on another store uses that one.
+        self.breaker = Breaker(
+            self.store.endpoints, self.directory, self.breaker_policy, self.metrics
+        )
 
     async def run(self, item: str) -> None:
         """Dispatch a queue item (`o:<order id>`, `r:<refund id>` or `d:<delivery id>`)."""

@@ -46,7 +46,7 @@ log = structlog.get_logger(__name__)
 
 async def recovery_round(processor: Processor) -> None:
     """One round: refresh, announce, recover what is due, un-park what is free."""
-    directory = processor.breaker.directory
+    directory = processor.directory
     await directory.refresh()
     now = processor.clock()
     endpoints = directory.endpoints()

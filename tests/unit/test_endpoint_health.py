@@ -8,7 +8,7 @@ a FakeClock stands in for time, so a 30 s cool-down or 120 hours are one `advanc
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,6 +17,15 @@ import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 
+from payflow.domain.endpoint_health import (
+    BreakerPolicy,
+    CircuitState,
+    EndpointStatus,
+    Health,
+    after_failure,
+    after_success,
+    take_recovery,
+)
 from payflow.domain.events import event_id
 from payflow.lifespan import build_processor
 from payflow.worker.processor import Processor
@@ -310,3 +319,54 @@ async def test_built_in_receiver_applies_each_payment_once_under_chaos(
             ]
             assert outcomes.count("applied") == 1
             assert outcomes.count("duplicate") == 2  # the chaos copy and its duplicate
+
+
+def test_cool_down_doubles_after_each_failed_probe_up_to_ten_minutes(clock: FakeClock) -> None:
+    policy = BreakerPolicy(failures=2)
+    health = Health()
+    for _ in range(2):
+        health = after_failure(health, clock(), policy)
+    seen = [health.cooldown_seconds]
+    for _ in range(6):  # probe, refused
+        health = after_failure(
+            take_recovery(health, "w", clock(), timedelta(seconds=30)), clock(), policy
+        )
+        seen.append(health.cooldown_seconds)
+    assert seen == [30, 60, 120, 240, 480, 600, 600]
+    assert health.circuit is CircuitState.OPEN
+    assert health.lease_owner is None  # a failed probe gives the lease back
+
+
+def test_a_success_forgets_failures_but_never_moves_an_open_circuit(clock: FakeClock) -> None:
+    policy = BreakerPolicy(failures=3)
+    once = after_failure(Health(), clock(), policy)
+    assert after_success(once) == replace(Health(), version=2)
+    assert after_success(Health()) is None  # nothing to write on the hot path
+    opened = after_failure(after_failure(once, clock(), policy), clock(), policy)
+    assert opened.circuit is CircuitState.OPEN
+    assert after_success(opened) is None  # only the recovery lease holder closes it
+
+
+def test_the_built_in_endpoint_is_never_disabled(clock: FakeClock) -> None:
+    policy = BreakerPolicy(failures=1)
+    health = after_failure(Health(), clock(), policy, can_disable=False)
+    clock.advance(hours=500)
+    health = after_failure(health, clock(), policy, can_disable=False)
+    assert health.status is EndpointStatus.ENABLED
+    assert after_failure(health, clock(), policy).status is EndpointStatus.DISABLED
+
+
+async def test_enable_on_the_built_in_endpoint_resets_its_breaker(app: Client) -> None:
+    runtime = app.app_runtime  # type: ignore[attr-defined]
+    policy = runtime.settings.webhooks.breaker_policy
+    for _ in range(policy.failures):
+        await runtime.store.endpoints.change_health(
+            "we_default", lambda h: after_failure(h, runtime.clock(), policy)
+        )
+    await runtime.directory.refresh()
+    assert (await endpoint(app, "we_default"))["circuit"] == "open"
+    listed = (await app.get(ROUTE)).json()
+    assert [e["id"] for e in listed] == ["we_default"]  # its health document is not listed
+    enabled = await app.post(f"{ROUTE}/we_default/enable", headers={"Idempotency-Key": "e"})
+    assert enabled.status_code == 200, enabled.text
+    assert (enabled.json()["circuit"], enabled.json()["failingSince"]) == ("closed", None)

@@ -36,7 +36,9 @@ and for orders the claim, event, deliveries and finish are batched with other jo
 (`store.mongo.batching`), so under load they cost a fraction of a round trip each); a
 re-run adds 1 (the deliveries that exist). A retry costs 2 (claim, log the attempt,
 then the shared flush), and 1 more when its endpoint is not in this process's directory
-(looked up by id).
+(looked up by id). A failed attempt adds the breaker's write (`worker.breaker`), as does
+the first success after failures; a delivery held back costs 1 (park it) instead of the
+attempt.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ Nothing happens at import: `load_settings()` reads the environment when it is ca
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -19,6 +20,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from payflow.domain.endpoint_health import BreakerPolicy
 
 DEFAULT_SECRET = "super_secret_change_me"  # noqa: S105 - the original sandbox's; warned about off loopback
 DEFAULT_CONFIG_FILE = Path("config/payflow.toml")
@@ -51,6 +54,20 @@ class WebhookSettings(BaseModel):
     timeout_seconds: float = Field(default=10.0, gt=0)
     rotation_grace_hours: float = Field(default=24.0, ge=0)  # old secret still signs this long
     max_endpoints: int = Field(default=16, ge=1, le=500)  # registered through the API
+    breaker_failures: int = Field(default=5, ge=1)  # consecutive failures open the circuit
+    breaker_cooldown_seconds: float = Field(default=30.0, gt=0)  # first open period; doubles
+    breaker_max_cooldown_seconds: float = Field(default=600.0, gt=0)
+    disable_after_hours: float = Field(default=120.0, gt=0)  # no success this long: disabled
+    chaos_seed: int = Field(default=-1, ge=-1)  # >= 0: delivery chaos repeats; -1: fresh
+
+    @property
+    def breaker_policy(self) -> BreakerPolicy:
+        return BreakerPolicy(
+            failures=self.breaker_failures,
+            cooldown=timedelta(seconds=self.breaker_cooldown_seconds),
+            max_cooldown=timedelta(seconds=self.breaker_max_cooldown_seconds),
+            disable_after=timedelta(hours=self.disable_after_hours),
+        )
 
     @field_validator("scheme")
     @classmethod

@@ -7,6 +7,7 @@ the `Runtime` they make up is what controllers receive by dependency injection.
 from __future__ import annotations
 
 import contextlib
+import random
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -19,7 +20,8 @@ import structlog
 from litestar.di import NamedDependency
 
 from payflow.config import DEFAULT_SECRET, Settings
-from payflow.domain.endpoints import DEFAULT_ENDPOINT_ID, Endpoint
+from payflow.domain.endpoints import ALL_EVENTS, DEFAULT_ENDPOINT_ID, Endpoint
+from payflow.domain.events import ORDER_EVENT_TYPES
 from payflow.idempotency import Policy
 from payflow.metrics import Metrics
 from payflow.store.base import Store
@@ -134,8 +136,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with anyio.create_task_group() as tasks:
             if overrides.run_worker:
                 runtime.worker = build_worker(runtime, transport)
-                await tasks.start(runtime.worker.run)
-                tasks.start_soon(directory.run, settings.processing.poll_interval_seconds)
+                await tasks.start(runtime.worker.run)  # its recovery rounds refresh `directory`
             print_banner(settings, uri)
             try:
                 yield
@@ -178,11 +179,14 @@ def default_endpoint(settings: Settings) -> Endpoint:
         url=settings.webhook_target_url,
         scheme=settings.webhooks.scheme,
         secrets=settings.webhook_secrets,
+        # payflow's own receiver knows order events only; a configured target gets all.
+        events=(ALL_EVENTS,) if settings.webhooks.target_url else ORDER_EVENT_TYPES,
     )
 
 
 def build_processor(runtime: Runtime, transport: httpx.AsyncBaseTransport) -> Processor:
     settings = runtime.settings
+    webhooks = settings.webhooks
     return Processor(
         store=runtime.store,
         sender=WebhookSender(transport, settings.webhooks.timeout_seconds),
@@ -197,6 +201,9 @@ def build_processor(runtime: Runtime, transport: httpx.AsyncBaseTransport) -> Pr
         metrics=runtime.metrics,
         owner=new_owner_id(),
         endpoints=runtime.directory.endpoints,
+        directory=runtime.directory,
+        breaker_policy=webhooks.breaker_policy,
+        chaos_random=random.Random(None if webhooks.chaos_seed < 0 else webhooks.chaos_seed),  # noqa: S311
     )
 
 

@@ -51,6 +51,25 @@ class Metrics:
             ["kind"],
             registry=r,
         )
+        self.deliveries_deferred = Counter(
+            "payflow_deliveries_deferred",
+            "Deliveries held back, no attempt spent, while their endpoint's circuit was not "
+            "closed or it was disabled.",
+            ["endpoint"],
+            registry=r,
+        )
+        self.circuit_transitions = Counter(
+            "payflow_endpoint_circuit_transitions",
+            "Circuit breaker changes of webhook endpoints, by the state entered.",
+            ["endpoint", "circuit"],
+            registry=r,
+        )
+        self.chaos = Counter(
+            "payflow_webhook_chaos",
+            "Deliveries an endpoint's chaos settings sent twice (duplicate) or late (delayed).",
+            ["endpoint", "kind"],
+            registry=r,
+        )
 
     def webhook_received(self, outcome: str) -> None:
         self.payments.labels(outcome=outcome).inc()

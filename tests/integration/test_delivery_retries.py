@@ -25,6 +25,9 @@ from tests.waiting import eventually
 pytestmark = pytest.mark.anyio
 
 CAP = 300  # retry_max_seconds: advancing this far makes any scheduled retry due
+# These tests follow one delivery's retries; the endpoint's breaker, which would park the
+# deliveries of a receiver this far down, has tests of its own (test_shared_circuit.py).
+NO_BREAKER = {"webhooks__breaker_failures": 1_000_000}
 
 
 async def deliveries(db: Any) -> list[dict[str, Any]]:
@@ -57,7 +60,7 @@ async def test_every_order_ends_paid_after_the_receiver_recovers_and_the_log_sho
 ) -> None:
     clock, target = FakeClock(), Target()
     target.status = 503
-    settings = target_settings(db_settings)
+    settings = target_settings(db_settings, **NO_BREAKER)
     async with (
         target.transport() as http,
         app_client(None, clock=clock, settings=settings, run_worker=True, http_transport=http) as c,
@@ -87,7 +90,7 @@ async def test_deliveries_go_dead_when_the_receiver_stays_down_and_redeliver_bri
 ) -> None:
     clock, target = FakeClock(), Target()
     target.status = 503
-    settings = target_settings(db_settings, processing__max_attempts=3)
+    settings = target_settings(db_settings, processing__max_attempts=3, **NO_BREAKER)
     async with (
         target.transport() as http,
         app_client(None, clock=clock, settings=settings, run_worker=True, http_transport=http) as c,
@@ -132,7 +135,10 @@ async def test_a_failed_attempt_schedules_the_next_by_exponential_backoff_with_f
     clock, target = FakeClock(), Target()
     target.status = 500
     settings = target_settings(
-        db_settings, processing__retry_base_seconds=2.0, processing__retry_max_seconds=5.0
+        db_settings,
+        processing__retry_base_seconds=2.0,
+        processing__retry_max_seconds=5.0,
+        **NO_BREAKER,
     )
     async with (
         target.transport() as http,
@@ -165,7 +171,10 @@ async def test_a_retry_due_after_a_clock_step_is_sent_at_the_next_poll(
     clock, target = FakeClock(), Target()
     target.status = 503
     settings = target_settings(
-        db_settings, processing__retry_base_seconds=120.0, processing__retry_max_seconds=120.0
+        db_settings,
+        processing__retry_base_seconds=120.0,
+        processing__retry_max_seconds=120.0,
+        **NO_BREAKER,
     )
     async with (
         target.transport() as http,
@@ -184,7 +193,7 @@ async def test_queue_depth_counts_a_retry_waiting_in_this_process(
     """A delivery job that schedules its own retry must leave it queued here, not forget it."""
     clock, target = FakeClock(), Target()
     target.status = 503
-    settings = target_settings(db_settings)
+    settings = target_settings(db_settings, **NO_BREAKER)
     async with (
         target.transport() as http,
         app_client(None, clock=clock, settings=settings, run_worker=True, http_transport=http) as c,

@@ -14,10 +14,12 @@ from __future__ import annotations
 import hashlib
 import secrets as random_secrets
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 from urllib.parse import urlsplit
+
+from payflow.domain.endpoint_health import Chaos, Health
 
 DEFAULT_ENDPOINT_ID = "we_default"
 ALL_EVENTS = "*"
@@ -36,6 +38,8 @@ class Endpoint:
     scheme: str
     secrets: Sequence[str]  # the first signs; all are sent during a rotation window
     events: Sequence[str] = (ALL_EVENTS,)
+    health: Health = field(default_factory=Health)
+    chaos: Chaos = field(default_factory=Chaos)
 
     def wants(self, event_type: str) -> bool:
         return ALL_EVENTS in self.events or event_type in self.events
@@ -60,6 +64,8 @@ class RegisteredEndpoint:
     created_at: datetime
     updated_at: datetime
     version: int = 1
+    health: Health = field(default_factory=Health)  # its own compare-and-set (`version`)
+    chaos: Chaos = field(default_factory=Chaos)
 
     def active_secrets(self, now: datetime) -> list[str]:
         """Newest first; an expired secret is gone even before a rotation prunes it."""
@@ -72,7 +78,15 @@ class RegisteredEndpoint:
 
     def at(self, now: datetime) -> Endpoint:
         """What the sender needs at `now`."""
-        return Endpoint(self.id, self.url, self.scheme, self.active_secrets(now), self.events)
+        return Endpoint(
+            self.id,
+            self.url,
+            self.scheme,
+            self.active_secrets(now),
+            self.events,
+            self.health,
+            self.chaos,
+        )
 
     def rotated(self, new_secret: str, now: datetime, grace: timedelta) -> RegisteredEndpoint:
         """`new_secret` signs from now on; the others stay valid until `now + grace` at most."""

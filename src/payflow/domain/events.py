@@ -30,6 +30,11 @@ class EventType(StrEnum):
     PAYMENT_FAILED = "payment.failed"
     ORDER_CANCELED = "order.canceled"
     REFUND_SUCCEEDED = "refund.succeeded"
+    ENDPOINT_DISABLED = "endpoint.disabled"
+
+
+# Events about orders: what payflow's own receiver understands.
+ORDER_EVENT_TYPES = tuple(t.value for t in EventType if not t.startswith("endpoint."))
 
 
 # What each event type does to a Pending order on the receiving side.
@@ -78,13 +83,22 @@ class RefundData(msgspec.Struct, rename="camel"):
     reason: str | None
 
 
+class EndpointData(msgspec.Struct, rename="camel"):
+    """`data` of `endpoint.disabled`: which endpoint stopped receiving, since when."""
+
+    endpoint_id: str
+    url: str
+    failing_since: str | None
+    disabled_at: str
+
+
 class Event(msgspec.Struct, rename="camel"):
     """One event as it goes on the wire (DESIGN §1.3)."""
 
     id: str
     type: EventType
     created_at: str  # `timefmt.isoformat`: milliseconds and `Z`, as every payflow time
-    data: OrderData | RefundData
+    data: OrderData | RefundData | EndpointData
 
 
 def payment_event(order: Order, outcome: Outcome, created_at: datetime) -> Event:
@@ -124,12 +138,30 @@ def refund_succeeded_event(refund: Refund, created_at: datetime) -> Event:
     return _event(event_id(refund.id, event_type), event_type, created_at, data)
 
 
+def endpoint_disabled_event(
+    endpoint_id: str, url: str, failing_since: datetime | None, disabled_at: datetime
+) -> Event:
+    """`endpoint.disabled`, to the other endpoints; one id per disabling (re-runs match)."""
+    event_type = EventType.ENDPOINT_DISABLED
+    data = EndpointData(
+        endpoint_id=endpoint_id,
+        url=url,
+        failing_since=None if failing_since is None else isoformat(failing_since),
+        disabled_at=isoformat(disabled_at),
+    )
+    subject = f"{endpoint_id}@{isoformat(disabled_at)}"
+    return _event(event_id(subject, event_type), event_type, disabled_at, data)
+
+
 def _order_fields(order: Order) -> tuple[str, str, Decimal, str, str]:
     """The fields every order event's data starts with, in wire order (before `status`)."""
     return order.id, order.order_number, order.amount, order.currency, order.payment_method
 
 
 def _event(
-    id_: str, event_type: EventType, created_at: datetime, data: OrderData | RefundData
+    id_: str,
+    event_type: EventType,
+    created_at: datetime,
+    data: OrderData | RefundData | EndpointData,
 ) -> Event:
     return Event(id=id_, type=event_type, created_at=isoformat(created_at), data=data)

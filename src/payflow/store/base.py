@@ -8,13 +8,14 @@ crash is harmless.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 from payflow.domain.customers import Customer
 from payflow.domain.deliveries import DeliveryState
+from payflow.domain.endpoint_health import Health
 from payflow.domain.endpoints import RegisteredEndpoint
 from payflow.domain.idempotency_keys import KeyState
 from payflow.domain.orders import Order, OrderStatus
@@ -362,6 +363,21 @@ class DeliveryStore(Protocol):
 
     async def redeliver(self, delivery_id: str, now: datetime) -> Delivery | None: ...
 
+    async def insert_waiting(self, delivery: Delivery) -> bool:
+        """Record a delivery without an attempt, due at `next_attempt_at` (None: parked
+        behind its endpoint's circuit); False if it exists."""
+
+    async def park(self, delivery_id: str, owner: str, now: datetime) -> bool:
+        """Hand a leased delivery back without an attempt, parked behind its circuit."""
+
+    async def claim_oldest_parked(
+        self, endpoint_id: str, owner: str, now: datetime, lease_until: datetime
+    ) -> Delivery | None:
+        """Lease the endpoint's parked delivery of the oldest event, if any."""
+
+    async def unpark(self, endpoint_ids: Sequence[str], now: datetime) -> int:
+        """Make the parked deliveries of these endpoints due now; how many."""
+
     async def due(self, now: datetime, limit: int) -> list[tuple[str, datetime]]: ...
 
     async def release_leases(self, owner: str, now: datetime) -> int: ...
@@ -386,6 +402,22 @@ class EndpointStore(Protocol):
         """Store `endpoint` if the stored one is still at `endpoint.version - 1` (CAS)."""
 
     async def delete(self, endpoint_id: str) -> bool: ...
+
+    async def health(self, endpoint_id: str) -> Health | None:
+        """The endpoint's health (registered or built-in); None if there is no such one."""
+
+    async def change_health(
+        self,
+        endpoint_id: str,
+        step: Callable[[Health], Health | None],
+        seen: Health | None = None,
+    ) -> tuple[Health, Health] | None:
+        """Apply `step` under a compare-and-set on `Health.version` (re-read after a lost
+        race, starting from `seen` if given); (before, after), or None when `step` returns
+        None or the endpoint is gone."""
+
+    async def built_in_health(self) -> Health:
+        """The built-in endpoint's health, its document made on first use."""
 
 
 class PaymentStore(Protocol):

@@ -6,11 +6,19 @@ queued again, due at once, when the order is canceled):
     outcome, a Canceled order's `order.canceled`) → emit it → mark the job done.
 Refund job (`process_refund`), one per refund, due when the refund is made:
     claim → emit `refund.succeeded` → mark the job done.
-Emitting (`_emit`, shared): save the event (deterministic id, first bytes win) and make
+Emitting (`emit`, shared): save the event (deterministic id, first bytes win) and make
     it durable → send it to every endpoint that wants it, all at once → record each
     delivery with that first attempt (succeeded, retry later, or dead).
 Delivery job (`deliver`), one per (event, endpoint) that needs another attempt:
     claim (lease) → sign and POST → log the attempt → succeeded, retry later, or dead.
+
+Endpoint health (DESIGN §8, `domain.endpoint_health`): an attempt's outcome moves the
+endpoint's shared breaker (`worker.breaker`). A delivery whose endpoint holds deliveries
+(circuit not closed, backlog draining, disabled) is parked without an attempt, at its
+first attempt or when claimed; `worker.recovery` sends the probe and the backlog.
+Delivery chaos: an endpoint's first attempts may wait a random time up to its
+`reorderWindowMs` (recorded as due later), and a delivered event may be sent once more
+(a second attempt logged on the same delivery).
 
 A crash anywhere leaves a lease that expires; the poller hands the job to whichever
 process comes next, which repeats the steps. Because the event id is derived from the
@@ -28,14 +36,16 @@ and for orders the claim, event, deliveries and finish are batched with other jo
 (`store.mongo.batching`), so under load they cost a fraction of a round trip each); a
 re-run adds 1 (the deliveries that exist). A retry costs 2 (claim, log the attempt,
 then the shared flush), and 1 more when its endpoint is not in this process's directory
-(looked up by id).
+(looked up by id). A failed attempt adds the breaker's write (`worker.breaker`), as does
+the first success after failures; a delivery held back costs 1 (park it) instead of the
+attempt.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import anyio
@@ -43,6 +53,7 @@ import structlog
 
 from payflow.codec import encode
 from payflow.domain.deliveries import DeliveryState
+from payflow.domain.endpoint_health import BreakerPolicy, EndpointStatus
 from payflow.domain.endpoints import Endpoint, delivery_id
 from payflow.domain.events import (
     Event,
@@ -58,7 +69,9 @@ from payflow.metrics import Metrics
 from payflow.store.base import Attempt, Delivery, Store
 from payflow.timefmt import Clock
 from payflow.worker.backoff import retry_delay
+from payflow.worker.breaker import Breaker
 from payflow.worker.channel import WorkQueue
+from payflow.worker.directory import EndpointDirectory
 from payflow.worker.sender import WebhookSender
 
 log = structlog.get_logger(__name__)
@@ -95,6 +108,14 @@ class _Outcome:
     state: DeliveryState
     due_at: datetime | None = None
     retry_in_s: float = 0.0
+    duplicate_at: datetime | None = None  # chaos: send the delivered event again then
+
+
+@dataclass(frozen=True, slots=True)
+class _Wait:
+    """A first attempt held back: due at `due_at`, or parked (None)."""
+
+    due_at: datetime | None
 
 
 @dataclass
@@ -106,8 +127,18 @@ class Processor:
     config: ProcessorConfig
     metrics: Metrics
     owner: str
-    endpoints: Callable[[], Sequence[Endpoint]]
+    endpoints: Callable[[], Sequence[Endpoint]]  # the directory's, or a test's own list
+    directory: EndpointDirectory
+    breaker_policy: BreakerPolicy
     jitter: Callable[[], float] = random.random  # in [0, 1): where in the backoff window
+    chaos_random: random.Random = field(default_factory=random.Random)  # seeded by settings
+    breaker: Breaker = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Built from this processor's own store, so a copy on another store uses that one.
+        self.breaker = Breaker(
+            self.store.endpoints, self.directory, self.breaker_policy, self.metrics
+        )
 
     async def run(self, item: str) -> None:
         """Dispatch a queue item (`o:<order id>`, `r:<refund id>` or `d:<delivery id>`)."""
@@ -140,7 +171,7 @@ class Processor:
             return
         if order.status is OrderStatus.PENDING:
             self.metrics.orders_processed.labels(result=event.type).inc()
-        sent = await self._emit(event, order.order_number, order.scope, now, rerun=rerun)
+        sent = await self.emit(event, order.order_number, order.scope, now, rerun=rerun)
         await self.store.orders.finish_processing(order.id, self.owner, self.clock())
         bound.info("order_processed", event_id=event.id, event_type=event.type, deliveries=sent)
 
@@ -152,7 +183,7 @@ class Processor:
         applied receipt then, should the crash have come before it)."""
         event = payment_event(order, outcome_for(order.payment_method), now)
         saved = await self.store.events.get(event.id)
-        return None if saved is None else event  # its saved bytes are what `_emit` sends
+        return None if saved is None else event  # its saved bytes are what `emit` sends
 
     async def process_refund(self, refund_id: str) -> None:
         now = self.clock()
@@ -165,7 +196,7 @@ class Processor:
         if job.took_over:
             self.metrics.lease_takeovers.labels(kind="refund").inc()
         event = refund_succeeded_event(refund, now)
-        sent = await self._emit(
+        sent = await self.emit(
             event, refund.order_number, refund.scope, now, rerun=job.attempts > 1
         )
         await self.store.refunds.finish_processing(refund.id, self.owner, self.clock())
@@ -177,7 +208,7 @@ class Processor:
             deliveries=sent,
         )
 
-    async def _emit(
+    async def emit(
         self,
         event: Event,
         order_number: str,
@@ -193,11 +224,16 @@ class Processor:
             event.id, encode(event), event.type, order_number, now, scope
         )
         await self.store.sync()  # no webhook names an event that a crash could still lose
-        endpoints = [e for e in self.endpoints() if e.wants(event.type)]
+        endpoints = [
+            e
+            for e in self.endpoints()
+            if e.wants(event.type) and e.health.status is EndpointStatus.ENABLED
+        ]
         if rerun and endpoints:
             recorded = {d.endpoint_id for d in await self.store.deliveries.for_event(event.id)}
             endpoints = [e for e in endpoints if e.id not in recorded]
         tried: list[tuple[Delivery, _Outcome]] = []
+        waiting: list[Delivery] = []
 
         async def first_attempt(delivery: Delivery, endpoint: Endpoint) -> None:
             tried.append((delivery, await self._try(delivery, endpoint)))
@@ -219,13 +255,38 @@ class Processor:
                     next_attempt_at=now,
                     created_at=now,
                 )
-                attempts.start_soon(first_attempt, delivery, endpoint)
+                if (wait := self._first_attempt_waits(endpoint, now)) is not None:
+                    waiting.append(replace(delivery, next_attempt_at=wait.due_at))
+                else:
+                    attempts.start_soon(first_attempt, delivery, endpoint)
         # Recorded together once every endpoint has answered (one batched insert), so a
         # reader of the event's deliveries finds all of them or none.
         async with anyio.create_task_group() as records:
             for delivery, outcome in tried:
-                records.start_soon(self._conclude, delivery, outcome)
+                records.start_soon(self._conclude, delivery, outcome, True)
+            for delivery in waiting:
+                records.start_soon(self._record_waiting, delivery)
         return len(endpoints)
+
+    def _first_attempt_waits(self, endpoint: Endpoint, now: datetime) -> _Wait | None:
+        """Whether a first attempt is held back: parked behind the endpoint's circuit, or
+        late by the endpoint's chaos (None: send it now)."""
+        if endpoint.health.holds_deliveries:
+            self.metrics.deliveries_deferred.labels(endpoint=endpoint.id).inc()
+            return _Wait(None)
+        window = endpoint.chaos.reorder_window_ms
+        if window > 0:
+            delay_ms = self.chaos_random.uniform(0, window)
+            self.metrics.chaos.labels(endpoint=endpoint.id, kind="delayed").inc()
+            return _Wait(now + timedelta(milliseconds=delay_ms))
+        return None
+
+    async def _record_waiting(self, delivery: Delivery) -> None:
+        if not await self.store.deliveries.insert_waiting(delivery):
+            log.info("delivery_recorded_by_another_run", delivery_id=delivery.id)
+            return
+        if delivery.next_attempt_at is not None:
+            self.queue.schedule(JobKind.DELIVERY.item(delivery.id), delivery.next_attempt_at)
 
     async def deliver_by_id(self, delivery_id_: str) -> None:
         now = self.clock()
@@ -250,10 +311,24 @@ class Processor:
             self.metrics.deliveries.labels(result="dead").inc()
             self.metrics.dead_letters.inc()
             return
-        await self._attempt(delivery, endpoint)
+        if endpoint.health.holds_deliveries:
+            # No attempt spent: it waits for the probe, then drains with the backlog.
+            await self.store.deliveries.park(delivery.id, self.owner, now)
+            self.metrics.deliveries_deferred.labels(endpoint=endpoint.id).inc()
+            return
+        await self.attempt(delivery, endpoint)
 
-    async def _attempt(self, delivery: Delivery, endpoint: Endpoint) -> None:
-        await self._conclude(delivery, await self._try(delivery, endpoint))
+    async def attempt(
+        self, delivery: Delivery, endpoint: Endpoint, *, park_on_failure: bool = False
+    ) -> DeliveryState:
+        """Make one attempt at a leased delivery and record it; the state it led to.
+        `park_on_failure`: a failure parks it again (the backlog keeps its order) instead
+        of scheduling a retry."""
+        outcome = await self._try(delivery, endpoint)
+        if park_on_failure and outcome.state is DeliveryState.PENDING:
+            outcome = replace(outcome, due_at=None)
+        await self._conclude(delivery, outcome)
+        return outcome.state
 
     async def _try(self, delivery: Delivery, endpoint: Endpoint) -> _Outcome:
         """Sign and send one attempt; what it leads to (nothing is written here)."""
@@ -271,8 +346,13 @@ class Processor:
             response_excerpt=result.response_excerpt,
         )
         self.metrics.delivery_latency.observe(result.latency_seconds)
+        await self.breaker.attempted(endpoint.id, result.ok, now)
         if result.ok:
-            return _Outcome(attempt, DeliveryState.SUCCEEDED)
+            return _Outcome(
+                attempt,
+                DeliveryState.SUCCEEDED,
+                duplicate_at=self._duplicate_at(delivery, endpoint, now),
+            )
         if number >= self.config.max_attempts:
             return _Outcome(attempt, DeliveryState.DEAD)
         delay = retry_delay(
@@ -280,10 +360,26 @@ class Processor:
         )
         return _Outcome(attempt, DeliveryState.PENDING, now + timedelta(seconds=delay), delay)
 
-    async def _conclude(self, delivery: Delivery, outcome: _Outcome) -> None:
-        """Record an attempt's outcome, count it, log it, and queue the retry it asks for."""
+    def _duplicate_at(
+        self, delivery: Delivery, endpoint: Endpoint, now: datetime
+    ) -> datetime | None:
+        """Chaos: when a first success is to be followed by the same event once more."""
+        chaos = endpoint.chaos
+        if delivery.delivered_at is not None or chaos.duplicate_rate <= 0:
+            return None  # one duplicate at most: a redelivered success is not repeated
+        if self.chaos_random.random() >= chaos.duplicate_rate:
+            return None
+        self.metrics.chaos.labels(endpoint=endpoint.id, kind="duplicate").inc()
+        delay_ms = self.chaos_random.uniform(0, chaos.reorder_window_ms)
+        return now + timedelta(milliseconds=delay_ms)
+
+    async def _conclude(
+        self, delivery: Delivery, outcome: _Outcome, unrecorded: bool = False
+    ) -> None:
+        """Record an attempt's outcome, count it, log it, and queue the retry it asks for.
+        `unrecorded`: a first attempt made before its delivery was stored."""
         attempt, state = outcome.attempt, outcome.state
-        await self._record(delivery, attempt, state, outcome.due_at)
+        await self._record(delivery, attempt, state, outcome.due_at, unrecorded=unrecorded)
         bound = log.bind(
             order_number=delivery.order_number,
             event_id=delivery.event_id,
@@ -294,6 +390,8 @@ class Processor:
         if state == DeliveryState.SUCCEEDED:
             self.metrics.deliveries.labels(result="succeeded").inc()
             bound.info("webhook_delivered", latency_ms=attempt.latency_ms)
+            if outcome.duplicate_at is not None:
+                await self._send_again(delivery, outcome.duplicate_at)
         elif state == DeliveryState.DEAD:
             self.metrics.deliveries.labels(result="dead").inc()
             self.metrics.dead_letters.inc()
@@ -307,11 +405,17 @@ class Processor:
                 self.queue.schedule(JobKind.DELIVERY.item(delivery.id), outcome.due_at)
 
     async def _record(
-        self, delivery: Delivery, attempt: Attempt, state: DeliveryState, due_at: datetime | None
+        self,
+        delivery: Delivery,
+        attempt: Attempt,
+        state: DeliveryState,
+        due_at: datetime | None,
+        *,
+        unrecorded: bool,
     ) -> None:
-        """A first attempt records the delivery with it; a later one logs it on the delivery
-        it leased (if still its holder)."""
-        if attempt.number > 1:
+        """A first attempt of an unrecorded delivery records it with the attempt; any other
+        is logged on the delivery it leased (if still its holder)."""
+        if not unrecorded:
             await self.store.deliveries.record_attempt(
                 delivery.id, self.owner, attempt, state, due_at
             )
@@ -319,6 +423,11 @@ class Processor:
             # Another run of the same job recorded its own first attempt first: the
             # endpoint got the event twice (it answers the second with `duplicate`).
             log.info("delivery_recorded_by_another_run", delivery_id=delivery.id)
+
+    async def _send_again(self, delivery: Delivery, at: datetime) -> None:
+        """Chaos: the same delivery once more (same bytes, event id, a later attempt)."""
+        if await self.store.deliveries.redeliver(delivery.id, at) is not None:
+            self.queue.schedule(JobKind.DELIVERY.item(delivery.id), at)
 
     def _lease(self, now: datetime) -> datetime:
         return now + self.config.lease

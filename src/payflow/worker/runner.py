@@ -1,4 +1,5 @@
-"""The worker's life: N consumers on the channel, the timer, the poller, and a clean stop.
+"""The worker's life: N consumers on the channel, the timer, the poller, endpoint
+recovery (which also refreshes the endpoint directory), and a clean stop.
 
 Stopping (SIGTERM/SIGINT) goes: stop taking new work (timer and poller end, consumers
 drop what they receive — it is still in MongoDB), let in-flight jobs finish within the
@@ -16,6 +17,7 @@ import structlog
 from payflow.worker.channel import WorkQueue
 from payflow.worker.poller import run_poller
 from payflow.worker.processor import Processor
+from payflow.worker.recovery import run_recovery
 
 log = structlog.get_logger(__name__)
 
@@ -70,6 +72,7 @@ class Worker:
                     self.poll_batch,
                     self.concurrency,  # every worker has a due job next: the poll can wait
                 )
+                tasks.start_soon(run_recovery, p, self.poll_interval)
 
     @property
     def stopping(self) -> bool:

@@ -1,4 +1,4 @@
-"""Webhook endpoints: register, list, fetch, delete, rotate the secret, see deliveries.
+"""Webhook endpoints: register, list, fetch, delete, rotate the secret, enable, deliveries.
 
 Each endpoint gets its own generated secret and signature scheme; the secret is
 shown once, in the response that created (or rotated) it, as Stripe does. The
@@ -7,16 +7,21 @@ and is read-only here. After every change the process's endpoint directory is
 refreshed, so the very next event goes to the new set of endpoints; other
 processes pick the change up within a poll interval.
 
+Each endpoint shows its health (`status`, `circuit`, `failingSince`: DESIGN §8); `enable`
+brings a disabled endpoint back with a closed circuit and a fresh failing window (the
+built-in endpoint is never disabled, but `enable` resets its breaker too).
+
 Database round trips: create 5 (claim the key, count for the cap, insert, refresh
 the directory, store the response; a replay is 1); rotate 5 (claim, read, CAS
-replace, refresh, store; +2 per lost race); delete 2 (delete, refresh); list and fetch 1
+replace, refresh, store; +2 per lost race); enable 5 (claim, read, CAS, refresh, store;
++2 per lost race); delete 2 (delete, refresh); list and fetch 1
 (the built-in endpoint 0); deliveries 2 (the endpoint exists, the page).
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from litestar import Controller, Response, delete, get, post
 from litestar.params import FromPath, QueryParameter
@@ -38,6 +43,7 @@ from payflow.api.endpoints.docs import (
     LIST_EXAMPLE,
     ROTATED_EXAMPLE,
     CreateEndpointOperation,
+    EnableOperation,
     RotateSecretOperation,
 )
 from payflow.api.endpoints.schemas import (
@@ -45,6 +51,7 @@ from payflow.api.endpoints.schemas import (
     EndpointOut,
     EndpointWithSecretOut,
     built_in_out,
+    chaos_of,
     parse_create_endpoint,
     registered_out,
     with_secret,
@@ -55,6 +62,7 @@ from payflow.api.openapi import example_response
 from payflow.api.paging import next_page_link, read_page
 from payflow.api.problems import problems
 from payflow.api.responses import ExactJSON
+from payflow.domain.endpoint_health import enabled
 from payflow.domain.endpoints import (
     DEFAULT_ENDPOINT_ID,
     LOAD_LIMIT,
@@ -73,6 +81,15 @@ def _built_in_problem(action: str) -> EndpointBuiltIn:
         f"{DEFAULT_ENDPOINT_ID} is payflow's built-in endpoint; {action} it through "
         "[webhooks] settings (PAYFLOW_WEBHOOKS__TARGET_URL, PAYFLOW_WEBHOOKS__SECRET)."
     )
+
+
+async def _empty_body(post: Post) -> dict[str, Any]:
+    """The body of a POST that takes none: nothing, or `{}`."""
+    payload = await post.json_object(optional=True)
+    if payload:
+        fields = ", ".join(sorted(payload)[:5]) + (", …" if len(payload) > 5 else "")
+        raise ValidationFailed([{"field": "body", "message": f"unexpected fields: {fields}"}])
+    return payload
 
 
 def _not_found(endpoint_id: str) -> NotFound:
@@ -99,8 +116,10 @@ class WebhookEndpointsController(Controller):
         operation_class=CreateEndpointOperation,
         description=(
             '`url` (http or https), `events` (default `["*"]`), `scheme` (`payflow`, `stripe` '
-            "or `standard`, default `payflow`), optional `description`. The response carries "
-            "the endpoint's signing `secret`; GET never shows it again."
+            "or `standard`, default `payflow`), optional `description`, optional `chaos` "
+            "(`duplicateRate` 0-1, `reorderWindowMs`): some events then arrive twice and "
+            "late. The response carries the endpoint's signing `secret`; GET never shows "
+            "it again."
         ),
     )
     async def create_endpoint(
@@ -125,6 +144,7 @@ class WebhookEndpointsController(Controller):
                 secrets=(SecretVersion(secret),),
                 created_at=post.now,
                 updated_at=post.now,
+                chaos=chaos_of(endpoint_in),
             )
             await endpoints.insert(endpoint)
             await directory.refresh()
@@ -208,10 +228,7 @@ class WebhookEndpointsController(Controller):
         settings: SettingsDep,
         endpoint_id: FromPath[str],
     ) -> Response[bytes]:
-        payload = await post.json_object(optional=True)
-        if payload:
-            fields = ", ".join(sorted(payload)[:5]) + (", …" if len(payload) > 5 else "")
-            raise ValidationFailed([{"field": "body", "message": f"unexpected fields: {fields}"}])
+        payload = await _empty_body(post)
         grace = timedelta(hours=settings.webhooks.rotation_grace_hours)
 
         async def rotate(_: idempotency.Claim) -> StoredResponse:
@@ -228,6 +245,40 @@ class WebhookEndpointsController(Controller):
                     return stored_json(200, with_secret(registered_out(rotated, post.now), secret))
 
         return await post.respond(f"{ROUTE}/{endpoint_id}/rotate-secret", payload, rotate)
+
+    @post(
+        "/{endpoint_id:str}/enable",
+        status_code=200,
+        summary="Bring a disabled endpoint back: closed circuit, fresh failing window",
+        responses={
+            200: example_response(EndpointOut, "Enabled", enabled=EXAMPLE_ENDPOINT),
+            **idempotent_problems(404, s409="idempotency-in-progress (with Retry-After)"),
+        },
+        operation_class=EnableOperation,
+        description=(
+            "An endpoint without a successful delivery for `[webhooks] disable_after_hours` "
+            "(default 120) is `disabled` and gets no new events. Enabling closes its circuit "
+            "and starts a fresh failing window; deliveries still waiting from before are "
+            "sent in the order of their events. Send no body (or `{}`)."
+        ),
+    )
+    async def enable_endpoint(
+        self, post: Post, endpoints: Endpoints, directory: Directory, endpoint_id: FromPath[str]
+    ) -> Response[bytes]:
+        payload = await _empty_body(post)
+
+        async def enable(_: idempotency.Claim) -> StoredResponse:
+            if await endpoints.change_health(endpoint_id, enabled) is None:
+                raise _not_found(endpoint_id)
+            await directory.refresh()
+            if endpoint_id == DEFAULT_ENDPOINT_ID:
+                return stored_json(200, built_in_out(directory.built_in))
+            endpoint = await endpoints.get(endpoint_id)
+            if endpoint is None:
+                raise _not_found(endpoint_id)
+            return stored_json(200, registered_out(endpoint, post.now))
+
+        return await post.respond(f"{ROUTE}/{endpoint_id}/enable", payload, enable)
 
     @get(
         "/{endpoint_id:str}/deliveries",

@@ -39,6 +39,7 @@ CreateEndpointOperation = idempotent_post_operation(
     location="/api/webhook-endpoints/{id}",
 )
 RotateSecretOperation = idempotent_post_operation(200)
+EnableOperation = idempotent_post_operation(200)
 
 EXAMPLE_ENDPOINT: dict[str, Any] = {
     "id": "we_6f1c0a9b2d4e8f7a1b3c5d7e",
@@ -50,6 +51,10 @@ EXAMPLE_ENDPOINT: dict[str, Any] = {
     "createdAt": "2026-11-22T20:47:01.123Z",
     "updatedAt": "2026-11-22T20:47:01.123Z",
     "previousSecretExpiresAt": None,
+    "status": "enabled",
+    "circuit": "closed",
+    "failingSince": None,
+    "chaos": None,
 }
 EXAMPLE_SECRET = "whsec_8c3e4b1f9a0d2c7e6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e"  # noqa: S105 - docs
 EXAMPLE_BUILT_IN: dict[str, Any] = {
@@ -62,6 +67,10 @@ EXAMPLE_BUILT_IN: dict[str, Any] = {
     "createdAt": None,
     "updatedAt": None,
     "previousSecretExpiresAt": None,
+    "status": "enabled",
+    "circuit": "closed",
+    "failingSince": None,
+    "chaos": None,
 }
 CREATED_EXAMPLE = {**EXAMPLE_ENDPOINT, "secret": EXAMPLE_SECRET}
 ROTATED_EXAMPLE = {

@@ -13,6 +13,7 @@ import msgspec
 from msgspec import Meta
 
 from payflow.api.body import convert_body
+from payflow.domain.endpoint_health import Chaos, Health
 from payflow.domain.endpoints import (
     ALL_EVENTS,
     MAX_URL_LENGTH,
@@ -32,6 +33,23 @@ MAX_EVENTS = 50
 
 def known_event_types() -> list[str]:
     return [t.value for t in EventType]
+
+
+class ChaosIn(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+    """Delivery chaos: some events arrive twice and late, so a receiver can test its
+    idempotency (the duplicate is the same bytes and event id, a later attempt)."""
+
+    duplicate_rate: Annotated[
+        float, Meta(ge=0, le=1, description="Chance a delivered event is sent once more")
+    ] = 0.0
+    reorder_window_ms: Annotated[
+        int,
+        Meta(
+            ge=0,
+            le=600_000,
+            description="A delivery waits a random time up to this before it is sent",
+        ),
+    ] = 0
 
 
 class CreateEndpointRequest(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
@@ -64,6 +82,12 @@ class CreateEndpointRequest(msgspec.Struct, forbid_unknown_fields=True, rename="
         ),
     ] = "payflow"
     description: Annotated[str, Meta(max_length=500, examples=["my shop"])] | None = None
+    chaos: ChaosIn | None = None
+
+
+class ChaosOut(msgspec.Struct, rename="camel"):
+    duplicate_rate: float
+    reorder_window_ms: int
 
 
 class EndpointOut(msgspec.Struct, rename="camel"):
@@ -78,6 +102,10 @@ class EndpointOut(msgspec.Struct, rename="camel"):
     created_at: str | None
     updated_at: str | None
     previous_secret_expires_at: str | None
+    status: str  # enabled | disabled
+    circuit: str  # closed | open | half-open
+    failing_since: str | None  # first failure since the last success
+    chaos: ChaosOut | None
 
 
 class EndpointWithSecretOut(EndpointOut):
@@ -105,6 +133,24 @@ def parse_create_endpoint(payload: dict[str, Any]) -> CreateEndpointRequest:
     return request
 
 
+def _health_fields(health: Health) -> dict[str, Any]:
+    failing = health.failing_since
+    return {
+        "status": health.status.value,
+        "circuit": health.circuit.value,
+        "failing_since": None if failing is None else isoformat(failing),
+    }
+
+
+def chaos_of(request: CreateEndpointRequest) -> Chaos:
+    chaos = request.chaos
+    return Chaos() if chaos is None else Chaos(chaos.duplicate_rate, chaos.reorder_window_ms)
+
+
+def _chaos_out(chaos: Chaos) -> ChaosOut | None:
+    return ChaosOut(chaos.duplicate_rate, chaos.reorder_window_ms) if chaos.active else None
+
+
 def registered_out(endpoint: RegisteredEndpoint, now: datetime) -> EndpointOut:
     expires = endpoint.previous_secrets_expire_at(now)
     return EndpointOut(
@@ -117,6 +163,8 @@ def registered_out(endpoint: RegisteredEndpoint, now: datetime) -> EndpointOut:
         created_at=isoformat(endpoint.created_at),
         updated_at=isoformat(endpoint.updated_at),
         previous_secret_expires_at=None if expires is None else isoformat(expires),
+        chaos=_chaos_out(endpoint.chaos),
+        **_health_fields(endpoint.health),
     )
 
 
@@ -136,4 +184,6 @@ def built_in_out(endpoint: Endpoint) -> EndpointOut:
         created_at=None,
         updated_at=None,
         previous_secret_expires_at=None,
+        chaos=None,
+        **_health_fields(endpoint.health),
     )

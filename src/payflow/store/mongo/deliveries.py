@@ -4,11 +4,15 @@ A delivery carries the exact event bytes it sends, so an attempt needs no other
 read. It is recorded once its first attempt is made (by the order job, which holds the
 order's lease meanwhile), already in the state that attempt leads to. States after that:
 pending (retry later) → processing (leased) → succeeded | pending | dead.
+
+A delivery held back by its endpoint's circuit is *parked*: pending with no
+`nextAttemptAt`, so the poller never finds it (its index entry is `(pending, null)`);
+the holder of the endpoint's recovery lease takes parked deliveries oldest event first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -144,6 +148,52 @@ class MongoDeliveryStore:
             return_document=ReturnDocument.AFTER,
         )
         return None if doc is None else _delivery(doc)
+
+    async def insert_waiting(self, delivery: Delivery) -> bool:
+        """Record a delivery that has had no attempt: due later (chaos), or parked."""
+        return await self._inserts.submit(_delivery_doc(delivery))
+
+    async def park(self, delivery_id: str, owner: str, now: datetime) -> bool:
+        result = await self.collection.update_one(
+            {"_id": delivery_id, "owner": owner},
+            {
+                "$set": {"state": DeliveryState.PENDING, "nextAttemptAt": None, "updatedAt": now},
+                "$unset": {"owner": "", "leaseExpiresAt": ""},
+            },
+        )
+        return bool(result.modified_count == 1)
+
+    async def claim_oldest_parked(
+        self, endpoint_id: str, owner: str, now: datetime, lease_until: datetime
+    ) -> Delivery | None:
+        # Sorted by the time its event was emitted; ties (one millisecond) by id.
+        doc = await self.collection.find_one_and_update(
+            {"state": DeliveryState.PENDING, "nextAttemptAt": None, "endpointId": endpoint_id},
+            {
+                "$set": {
+                    "state": DeliveryState.PROCESSING,
+                    "owner": owner,
+                    "leaseExpiresAt": lease_until,
+                }
+            },
+            sort=[("createdAt", ASCENDING), ("_id", ASCENDING)],
+            projection={"log": 0},
+            return_document=ReturnDocument.AFTER,
+        )
+        return None if doc is None else _delivery(doc)
+
+    async def unpark(self, endpoint_ids: Sequence[str], now: datetime) -> int:
+        if not endpoint_ids:
+            return 0
+        result = await self.collection.update_many(
+            {
+                "state": DeliveryState.PENDING,
+                "nextAttemptAt": None,
+                "endpointId": {"$in": list(endpoint_ids)},
+            },
+            {"$set": {"nextAttemptAt": now, "updatedAt": now}},
+        )
+        return int(result.modified_count)
 
     async def due(self, now: datetime, limit: int) -> list[tuple[str, datetime]]:
         due: list[tuple[str, datetime]] = []

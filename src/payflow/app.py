@@ -18,13 +18,17 @@ from payflow.api.cancel import cancel_order
 from payflow.api.docs import DecimalAsNumber
 from payflow.api.endpoints import WebhookEndpointsController
 from payflow.api.events import DeliveriesController, EventsController
+from payflow.api.faults import FaultRulesController
 from payflow.api.orders import OrdersController
 from payflow.api.refunds import RefundsController
 from payflow.api.request_log import RequestLog
 from payflow.api.routing import CaseInsensitivePaths
+from payflow.api.unread_body import DrainUnreadBody
 from payflow.api.webhooks import receive_payment_webhook
 from payflow.config import Settings, load_settings
 from payflow.errors import PROBLEM_TYPE_BASE, NotFound, problem_for
+from payflow.faults.connection import ConnectionAccess
+from payflow.faults.middleware import FaultInjection
 from payflow.lifespan import Overrides, lifespan, provide_runtime
 from payflow.logs import configure_logging
 
@@ -50,6 +54,8 @@ PROBLEM_DOCS: dict[str, str] = {
     "service-unavailable": "The database cannot be reached right now; retry later.",
     "internal-error": "Something payflow did not expect; it has been logged.",
     "bad-request": "The request cannot be read.",
+    "fault-injected": "The request asked for this failure (Payflow-Fault, or a fault rule).",
+    "fault-rule-limit-reached": "Delete a fault rule first (at most 100).",
 }
 
 
@@ -74,6 +80,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
             EventsController,
             DeliveriesController,
             WebhookEndpointsController,
+            FaultRulesController,
             receive_payment_webhook,
             health.live,
             health.ready,
@@ -81,7 +88,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
             problem_doc,
         ],
         dependencies={"runtime": Provide(provide_runtime, sync_to_thread=False)},
-        middleware=access.middleware(settings),
+        middleware=[*access.middleware(settings), FaultInjection],
         cors_config=access.cors_config(settings),
         lifespan=[lifespan],
         plugins=[
@@ -112,4 +119,6 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
     app.state.overrides = overrides or Overrides()
     paths = [route.path for route in app.routes]
     app.asgi_handler = RequestLog(CaseInsensitivePaths(app.asgi_handler, paths))
+    app.asgi_handler = DrainUnreadBody(app.asgi_handler, settings.server.drain_max_bytes)
+    app.asgi_handler = ConnectionAccess(app.asgi_handler)  # outermost: sees the server's send
     return app

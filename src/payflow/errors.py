@@ -197,6 +197,24 @@ class Unavailable(PayflowError):
     slug, status, problem_title = "service-unavailable", 503, "Service temporarily unavailable"
 
 
+class FaultInjected(PayflowError):
+    """A fault the client asked for: its `Payflow-Fault` header, or a rule of /api/faults."""
+
+    slug, status, problem_title = "fault-injected", 500, "Fault injected on request"
+
+
+class FaultInjectedUnavailable(FaultInjected):
+    """`error-503`: the same injected fault, told as a passing outage (with Retry-After)."""
+
+    status = 503
+
+
+class FaultRuleLimitReached(PayflowError):
+    """No more fault rules can be created; delete one first."""
+
+    slug, status, problem_title = "fault-rule-limit-reached", 409, "Too many fault rules"
+
+
 def problem_for(exc: Exception) -> ProblemDetailsException:
     """Translate Litestar's and unexpected exceptions into payflow problems."""
     if isinstance(exc, PayflowError):

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from payflow.domain.endpoints import RegisteredEndpoint
 from payflow.domain.orders import Order, OrderStatus
 from payflow.domain.refunds import Refund
+from payflow.faults.rules import FaultRule
 
 
 class DeliveryState(StrEnum):
@@ -361,6 +362,21 @@ class PaymentStore(Protocol):
         """Whether an earlier receipt of this event was applied."""
 
 
+class FaultStore(Protocol):
+    async def insert(self, rule: FaultRule) -> None: ...
+
+    async def all(self, limit: int) -> list[FaultRule]:
+        """The rules, oldest first (the order they are asked in)."""
+
+    async def count(self) -> int: ...
+
+    async def delete(self, rule_id: str) -> bool: ...
+
+    async def fire(self, rule: FaultRule) -> bool:
+        """Count one firing of `rule`; False if it is gone or its `count` has run out
+        (a counted rule's last firing goes to one process only)."""
+
+
 class Store(Protocol):
     """All collections, as the application holds them."""
 
@@ -384,6 +400,9 @@ class Store(Protocol):
 
     @property
     def endpoints(self) -> EndpointStore: ...
+
+    @property
+    def faults(self) -> FaultStore: ...
 
     async def ensure_indexes(self) -> None: ...
 

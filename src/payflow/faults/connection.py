@@ -75,7 +75,7 @@ def _transport_of(send: Send) -> Transport | None:
 async def close_unanswered(scope: Scope, receive: Receive, *, reset: bool) -> bool:
     """Drop the connection (RST if `reset`, else FIN); False if this server cannot."""
     extension = (scope.get("extensions") or {}).get(EXTENSION) or {}
-    transport: Transport | None = extension.get("transport")
+    transport = cast("Transport | None", extension.get("transport"))
     if transport is None:
         return False
     if reset:

@@ -12,6 +12,7 @@ to other routes do not change which of its requests meet faults.
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -19,15 +20,16 @@ from datetime import datetime
 from fnmatch import fnmatchcase
 
 from payflow.faults.kinds import Fault
-from payflow.ids import token
 
 # The rules' own routes never meet a rule: a rule that reset every request could not be
 # removed. The `Payflow-Fault` header still works there.
 EXEMPT_PREFIX = "/api/faults"
 
 
-def new_rule_id() -> str:
-    return f"flt_{token(96)}"
+def rule_id_for(seed: str) -> str:
+    """`flt_` + 24 hex digits derived from the creating request's idempotency seed: a
+    retry that takes over a request that died after its insert finds that same rule."""
+    return f"flt_{hashlib.sha256(seed.encode()).hexdigest()[:24]}"
 
 
 @dataclass(frozen=True, slots=True)

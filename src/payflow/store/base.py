@@ -363,7 +363,8 @@ class PaymentStore(Protocol):
 
 
 class FaultStore(Protocol):
-    async def insert(self, rule: FaultRule) -> None: ...
+    async def insert(self, rule: FaultRule) -> None:
+        """Insert the rule; one with its id already there is left as it is."""
 
     async def all(self, limit: int) -> list[FaultRule]:
         """The rules, oldest first (the order they are asked in)."""

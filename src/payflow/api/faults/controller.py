@@ -32,7 +32,7 @@ from payflow.api.schemas import decode_json_object
 from payflow.codec import encode
 from payflow.errors import FaultRuleLimitReached, NotFound
 from payflow.faults.middleware import cached_rules
-from payflow.faults.rules import FaultRule, new_rule_id
+from payflow.faults.rules import FaultRule, rule_id_for
 from payflow.lifespan import RuntimeDep
 from payflow.store.base import StoredResponse
 
@@ -79,13 +79,13 @@ class FaultRulesController(Controller):
         rule_in = parse_create_rule(payload)
         now = runtime.clock()
 
-        async def create(_: idempotency.Claim) -> StoredResponse:
+        async def create(claim: idempotency.Claim) -> StoredResponse:
             if await runtime.store.faults.count() >= MAX_RULES:
                 raise FaultRuleLimitReached(
                     f"{MAX_RULES} fault rules exist already; delete one first."
                 )
             rule = FaultRule(
-                id=new_rule_id(),
+                id=rule_id_for(idempotency.work_seed(claim)),
                 path=rule_in.path,
                 fault=rule_in.fault,
                 rate=rule_in.rate,

@@ -7,10 +7,12 @@ have it (one update matches, the other finds nothing and lets its request throug
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from pymongo import ASCENDING
+from pymongo.errors import DuplicateKeyError
 
 from payflow.faults.kinds import parse_fault
 from payflow.faults.rules import FaultRule
@@ -25,7 +27,10 @@ class MongoFaultStore:
         self.collection = collection
 
     async def insert(self, rule: FaultRule) -> None:
-        await self.collection.insert_one(_rule_doc(rule))
+        # The id comes from the creating request's key: already there means a retry is
+        # finishing the work of a holder that died after this insert.
+        with contextlib.suppress(DuplicateKeyError):
+            await self.collection.insert_one(_rule_doc(rule))
 
     async def all(self, limit: int) -> list[FaultRule]:
         found = self.collection.find({}).sort([("createdAt", ASCENDING), ("_id", ASCENDING)])

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
-from tests.support import FakeClock, app_client, make_settings, order_body
+from tests.support import FakeClock, app_client, make_settings, order_body, problem_slug
 
 pytestmark = pytest.mark.anyio
 Client = AsyncTestClient[Any]
@@ -23,12 +23,6 @@ async def add_rule(client: Client, key: str = "r-1", **rule: Any) -> dict[str, A
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()
     return created
-
-
-def problem_slug(response: Any) -> str:
-    assert response.headers["content-type"].startswith("application/problem+json")
-    slug: str = response.json()["type"].rsplit("/", 1)[-1]
-    return slug
 
 
 async def create_order(client: Client, number: str, key: str, fault: str | None = None) -> Any:

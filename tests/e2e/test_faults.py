@@ -134,7 +134,7 @@ def test_a_client_timeout_shorter_than_the_hold_sees_its_own_timeout(pair: Pair)
         httpx.get(
             f"{pair.a.base_url}/api/orders",
             headers={"Payflow-Fault": "timeout"},
-            timeout=HOLD_SECONDS / 10,
+            timeout=httpx.Timeout(CLIENT_TIMEOUT, read=HOLD_SECONDS / 10),
         )
 
 

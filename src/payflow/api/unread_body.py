@@ -38,6 +38,18 @@ def _announces_body(scope: Scope) -> bool:
     return False
 
 
+async def read_to_end(receive: Receive, max_bytes: int, seconds: float) -> None:
+    """Read and drop what is left of the request body: at most `max_bytes`, `seconds`."""
+    drained = 0
+    with anyio.move_on_after(seconds):
+        while drained <= max_bytes:
+            message = await receive()
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                return
+            body = message.get("body", b"")
+            drained += len(body) if isinstance(body, bytes) else 0
+
+
 class DrainUnreadBody:
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -56,14 +68,6 @@ class DrainUnreadBody:
                 body_read = True
             return message
 
-        async def drain() -> None:
-            drained = 0
-            with anyio.move_on_after(DRAIN_SECONDS):
-                while not body_read and drained <= self.max_bytes:
-                    message = await tracked_receive()
-                    body = message.get("body", b"")
-                    drained += len(body) if isinstance(body, bytes) else 0
-
         async def send_after_draining(message: Message) -> None:
             ends = message["type"] == "http.response.body" and not message.get("more_body")
             if not ends or body_read:
@@ -72,7 +76,7 @@ class DrainUnreadBody:
             if message.get("body"):
                 last: Any = {**message, "more_body": True}
                 await send(last)
-            await drain()
+            await read_to_end(tracked_receive, self.max_bytes, DRAIN_SECONDS)
             await send({"type": "http.response.body", "body": b"", "more_body": False})
 
         await self.app(scope, tracked_receive, send_after_draining)

@@ -10,7 +10,7 @@ header value is a `400 validation-error`. Each fault applied is counted in
                             request is not executed
     timeout                 held for [faults] timeout_seconds (or until the client
                             leaves), then the connection is closed unanswered
-    reset                   the connection is reset at once, unanswered
+    reset                   the request is read, then its connection reset, unanswered
     slow=<ms>               executed normally after the delay
     after-commit:<fault>    executed to the end, idempotency record included, its answer
                             dropped, then error-500, reset or timeout as above
@@ -29,6 +29,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
 from payflow.api.idempotent import stored_problem
+from payflow.api.unread_body import DRAIN_SECONDS, read_to_end
 from payflow.errors import (
     FaultInjected,
     FaultInjectedUnavailable,
@@ -94,10 +95,10 @@ class FaultInjection:
             method=scope["method"],
             path=scope["path"],
         )
-        await self._apply(fault, scope, receive, send, runtime.settings.faults.timeout_seconds)
+        await self._apply(fault, scope, receive, send, runtime)
 
     async def _apply(
-        self, fault: Fault, scope: Scope, receive: Receive, send: Send, hold_seconds: float
+        self, fault: Fault, scope: Scope, receive: Receive, send: Send, runtime: Runtime
     ) -> None:
         if fault.kind is FaultKind.SLOW:
             await anyio.sleep(fault.slow_ms / 1000)
@@ -105,7 +106,12 @@ class FaultInjection:
             return
         if fault.after_commit:
             await self.app(scope, receive, _dropped)
-        await _lose_answer(fault, scope, receive, send, hold_seconds)
+        elif fault.kind is FaultKind.RESET:
+            # The whole request first, as a server that failed while handling it would
+            # have it: a client still writing would otherwise meet the reset on its write
+            # and then read a plain end of stream.
+            await read_to_end(receive, runtime.settings.server.max_body_bytes, DRAIN_SECONDS)
+        await _lose_answer(fault, scope, receive, send, runtime.settings.faults.timeout_seconds)
 
 
 async def _fault_for(

@@ -187,3 +187,17 @@ async def test_with_faults_off_the_header_and_the_rules_are_ignored(mock_db: Any
         await add_rule(client, path="/api/*", fault="error-500", rate=1)
         assert (await create_order(client, "F-7", "k7", "reset")).status_code == 201
         assert (await client.get("/api/orders")).status_code == 200
+
+
+async def test_a_page_in_the_browser_may_send_the_header(client: Client) -> None:
+    response = await client.options(
+        "/api/orders",
+        headers={
+            "Origin": "http://localhost:5173",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "payflow-fault, idempotency-key",
+        },
+    )
+    assert response.status_code == 204
+    allowed = response.headers["access-control-allow-headers"].lower()
+    assert "payflow-fault" in allowed

@@ -7,9 +7,16 @@ from dataclasses import replace
 
 import pytest
 
+from payflow.domain.faults import (
+    Fault,
+    FaultKind,
+    FaultRule,
+    InvalidFault,
+    RuleChooser,
+    matches,
+    parse_fault,
+)
 from payflow.faults.cache import CachedRules
-from payflow.faults.kinds import Fault, FaultKind, InvalidFault, parse_fault
-from payflow.faults.rules import FaultRule, RuleChooser, matches
 from tests.support import START
 
 

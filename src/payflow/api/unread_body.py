@@ -22,9 +22,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import anyio
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
+
+from payflow.faults.connection import read_to_end
 
 DRAIN_SECONDS = 10.0
 
@@ -36,18 +37,6 @@ def _announces_body(scope: Scope) -> bool:
         if name == b"transfer-encoding":
             return True
     return False
-
-
-async def read_to_end(receive: Receive, max_bytes: int, seconds: float) -> None:
-    """Read and drop what is left of the request body: at most `max_bytes`, `seconds`."""
-    drained = 0
-    with anyio.move_on_after(seconds):
-        while drained <= max_bytes:
-            message = await receive()
-            if message["type"] != "http.request" or not message.get("more_body", False):
-                return
-            body = message.get("body", b"")
-            drained += len(body) if isinstance(body, bytes) else 0
 
 
 class DrainUnreadBody:

@@ -18,10 +18,10 @@ from collections.abc import Callable
 
 import anyio
 
-from payflow.faults.rules import FaultRule, RuleChooser
+from payflow.domain.faults import FaultRule, RuleChooser
 from payflow.store.base import FaultStore
 
-LOAD_LIMIT = 1000  # more than `payflow.api.faults` lets anyone create
+LOAD_LIMIT = 1000  # more rules than `POST /api/faults` lets anyone create
 
 
 class CachedRules:

@@ -95,3 +95,15 @@ async def until_disconnected(receive: Receive, seconds: float) -> None:
     with anyio.move_on_after(seconds):
         while (await receive())["type"] != "http.disconnect":
             pass
+
+
+async def read_to_end(receive: Receive, max_bytes: int, seconds: float) -> None:
+    """Read and drop what is left of the request body: at most `max_bytes`, `seconds`."""
+    drained = 0
+    with anyio.move_on_after(seconds):
+        while drained <= max_bytes:
+            message = await receive()
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                return
+            body = message.get("body", b"")
+            drained += len(body) if isinstance(body, bytes) else 0

@@ -15,8 +15,8 @@ header value is a `400 validation-error`. Each fault applied is counted in
     after-commit:<fault>    executed to the end, idempotency record included, its answer
                             dropped, then error-500, reset or timeout as above
 
-Answers are sent as raw ASGI messages: for an after-commit fault Litestar has already
-seen its own response go out, so it could not render another one.
+Problems are rendered as Litestar renders raised ones, but sent from here: for an
+after-commit fault Litestar has already seen its own response go out.
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import structlog
+from litestar import Request
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
-from payflow.api.idempotent import stored_problem
-from payflow.api.unread_body import DRAIN_SECONDS, read_to_end
+from payflow.domain.faults import Fault, FaultKind, InvalidFault, parse_fault
 from payflow.errors import (
     FaultInjected,
     FaultInjectedUnavailable,
@@ -37,8 +37,7 @@ from payflow.errors import (
     ValidationFailed,
 )
 from payflow.faults.cache import CachedRules
-from payflow.faults.connection import close_unanswered, until_disconnected
-from payflow.faults.kinds import Fault, FaultKind, InvalidFault, parse_fault
+from payflow.faults.connection import close_unanswered, read_to_end, until_disconnected
 from payflow.lifespan import Runtime, runtime_of
 
 if TYPE_CHECKING:
@@ -48,6 +47,7 @@ HEADER = "Payflow-Fault"
 _HEADER_KEY = HEADER.lower().encode()
 _STATE_KEY = "fault_rules"
 RETRY_AFTER_SECONDS = 1
+READ_SECONDS = 10.0  # how long `reset` waits for the rest of a request before dropping it
 
 log = structlog.get_logger("payflow.faults")
 
@@ -81,7 +81,8 @@ class FaultInjection:
         try:
             chosen = await _fault_for(scope, runtime, cached_rules(litestar_app))
         except InvalidFault as exc:
-            await send_problem(send, ValidationFailed([{"field": HEADER, "message": str(exc)}]))
+            problem = ValidationFailed([{"field": HEADER, "message": str(exc)}])
+            await send_problem(scope, receive, send, problem)
             return
         if chosen is None:
             await self.app(scope, receive, send)
@@ -110,7 +111,7 @@ class FaultInjection:
             # The whole request first, as a server that failed while handling it would
             # have it: a client still writing would otherwise meet the reset on its write
             # and then read a plain end of stream.
-            await read_to_end(receive, runtime.settings.server.max_body_bytes, DRAIN_SECONDS)
+            await read_to_end(receive, runtime.settings.server.max_body_bytes, READ_SECONDS)
         await _lose_answer(fault, scope, receive, send, runtime.settings.faults.timeout_seconds)
 
 
@@ -135,6 +136,8 @@ async def _lose_answer(
     what = "after the request took effect" if fault.after_commit else "instead of executing"
     if fault.kind is FaultKind.ERROR_503:
         await send_problem(
+            scope,
+            receive,
             send,
             FaultInjectedUnavailable(
                 f"{HEADER}: {fault} ({what}).", headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
@@ -147,16 +150,12 @@ async def _lose_answer(
         if await close_unanswered(scope, receive, reset=fault.kind is FaultKind.RESET):
             return
         what += "; this server cannot drop a connection, so it answers instead"
-    await send_problem(send, FaultInjected(f"{HEADER}: {fault} ({what})."))
+    await send_problem(scope, receive, send, FaultInjected(f"{HEADER}: {fault} ({what})."))
 
 
-async def send_problem(send: Send, problem: PayflowError) -> None:
-    stored = stored_problem(problem)
-    headers: list[tuple[bytes, bytes]] = [
-        (name.lower().encode("latin-1"), value.encode("latin-1"))
-        for name, value in stored.headers.items()
-    ]
-    headers.append((b"content-length", str(len(stored.body)).encode()))
-    start: Any = {"type": "http.response.start", "status": stored.status, "headers": headers}
-    await send(start)
-    await send({"type": "http.response.body", "body": stored.body, "more_body": False})
+async def send_problem(scope: Scope, receive: Receive, send: Send, problem: PayflowError) -> None:
+    """The problem as Litestar renders a raised one (after an after-commit fault Litestar
+    has seen its own response go out, so a raise would not reach its renderer)."""
+    request: Request[Any, Any, Any] = Request(scope, receive)
+    response = problem.to_response(request).to_asgi_response(None, request)
+    await response(scope, receive, send)

@@ -15,9 +15,9 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from payflow.domain.endpoints import RegisteredEndpoint
+from payflow.domain.faults import FaultRule
 from payflow.domain.orders import Order, OrderStatus
 from payflow.domain.refunds import Refund
-from payflow.faults.rules import FaultRule
 
 
 class DeliveryState(StrEnum):

@@ -30,9 +30,9 @@ from payflow.api.faults.schemas import (
 from payflow.api.idempotent import KeyHeader, respond_once
 from payflow.api.schemas import decode_json_object
 from payflow.codec import encode
+from payflow.domain.faults import FaultRule, rule_id_for
 from payflow.errors import FaultRuleLimitReached, NotFound
 from payflow.faults.middleware import cached_rules
-from payflow.faults.rules import FaultRule, rule_id_for
 from payflow.lifespan import RuntimeDep
 from payflow.store.base import StoredResponse
 

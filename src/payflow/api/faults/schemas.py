@@ -1,7 +1,7 @@
 """Wire shapes of `/api/faults` (camelCase msgspec Structs), their examples and OpenAPI.
 
 `rate` is a share, not money, so it is read as a float; `fault` is spelled as the
-`Payflow-Fault` header spells it and stored in its canonical form (`payflow.faults.kinds`).
+`Payflow-Fault` header spells it and stored in its canonical form (`payflow.domain.faults`).
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ from msgspec import Meta
 
 from payflow.api.docs import json_body, require_idempotency_key, response_header, struct_schema
 from payflow.api.schemas import convert_body
+from payflow.domain.faults import ACCEPTED_FORMS, Fault, FaultRule, InvalidFault, parse_fault
 from payflow.errors import ValidationFailed
-from payflow.faults.kinds import ACCEPTED_FORMS, Fault, InvalidFault, parse_fault
-from payflow.faults.rules import FaultRule
 from payflow.timefmt import isoformat
 
 MAX_COUNT = 1_000_000

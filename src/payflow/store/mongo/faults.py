@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Any
 from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
-from payflow.faults.kinds import parse_fault
-from payflow.faults.rules import FaultRule
+from payflow.domain.faults import FaultRule, parse_fault
 from payflow.timefmt import as_utc
 
 if TYPE_CHECKING:

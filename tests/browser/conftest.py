@@ -22,7 +22,8 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 
-from tests.e2e.conftest import ROOT, Served, free_port, start, stop
+from payflow.database_process import free_port
+from tests.e2e.conftest import ROOT, Served, start, stop
 from tests.waiting import eventually_sync
 
 CHROMIUM = os.environ.get("PAYFLOW_CHROMIUM", "/usr/bin/chromium")

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from payflow.domain.deliveries import DeliveryState
 from payflow.domain.endpoints import RegisteredEndpoint
+from payflow.domain.faults import FaultRule
 from payflow.domain.idempotency_keys import KeyState
 from payflow.domain.orders import Order, OrderStatus
 from payflow.domain.refunds import Refund
@@ -395,6 +396,22 @@ class PaymentStore(Protocol):
         """Whether an earlier receipt of this event was applied."""
 
 
+class FaultStore(Protocol):
+    async def insert(self, rule: FaultRule) -> None:
+        """Insert the rule; one with its id already there is left as it is."""
+
+    async def all(self, limit: int) -> list[FaultRule]:
+        """The rules, oldest first (the order they are asked in)."""
+
+    async def count(self) -> int: ...
+
+    async def delete(self, rule_id: str) -> bool: ...
+
+    async def fire(self, rule: FaultRule) -> bool:
+        """Count one firing of `rule`; False if it is gone or its `count` has run out
+        (a counted rule's last firing goes to one process only)."""
+
+
 class Store(Protocol):
     """All collections, as the application holds them."""
 
@@ -418,6 +435,9 @@ class Store(Protocol):
 
     @property
     def endpoints(self) -> EndpointStore: ...
+
+    @property
+    def faults(self) -> FaultStore: ...
 
     async def ensure_indexes(self) -> None: ...
 

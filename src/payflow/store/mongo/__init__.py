@@ -18,6 +18,7 @@ from payflow.store.mongo.common import JOURNALED
 from payflow.store.mongo.deliveries import MongoDeliveryStore
 from payflow.store.mongo.endpoints import MongoEndpointStore
 from payflow.store.mongo.events import MongoEventStore, MongoPaymentStore
+from payflow.store.mongo.faults import MongoFaultStore
 from payflow.store.mongo.idempotency import MongoIdempotencyStore
 from payflow.store.mongo.journal import JournalBarrier
 from payflow.store.mongo.orders import MongoOrderStore
@@ -49,6 +50,7 @@ class MongoStore:
         self.payments = MongoPaymentStore(_coll(database, "payments", concern), self.journal)
         self.endpoints = MongoEndpointStore(_coll(database, "endpoints", concern))
         self.refunds = MongoRefundStore(_coll(database, "refunds", concern))
+        self.faults = MongoFaultStore(_coll(database, "faults", concern))
 
     async def ensure_indexes(self) -> None:
         db = self.database

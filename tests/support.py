@@ -71,6 +71,13 @@ async def app_client(
         yield client
 
 
+def problem_slug(response: Any) -> str:
+    """The slug of a problem+json answer's `type` (and a check that it is one)."""
+    assert response.headers["content-type"].startswith("application/problem+json")
+    slug: str = response.json()["type"].rsplit("/", 1)[-1]
+    return slug
+
+
 def order_body(order_number: str = "ORD-67890", amount: str = "149.99", **extra: str) -> bytes:
     fields = [f'"orderNumber":"{order_number}"', f'"amount":{amount}']
     fields += [f'"{k}":"{v}"' for k, v in extra.items()]

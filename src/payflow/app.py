@@ -16,6 +16,7 @@ from payflow import __version__, swagger
 from payflow.api import access
 from payflow.api.endpoints import WebhookEndpointsController
 from payflow.api.events import DeliveriesController, EventsController
+from payflow.api.faults import FaultRulesController
 from payflow.api.health import HealthController
 from payflow.api.openapi import DecimalAsNumber
 from payflow.api.orders import OrdersController
@@ -23,10 +24,13 @@ from payflow.api.refunds import RefundsController
 from payflow.api.request_log import RequestLog
 from payflow.api.responses import ExactJSON
 from payflow.api.routing import CaseInsensitivePaths
+from payflow.api.unread_body import DrainUnreadBody
 from payflow.api.webhooks import WebhooksController
 from payflow.config import Settings, load_settings
 from payflow.dashboard import ROUTES as DASHBOARD_ROUTES
 from payflow.errors import PROBLEM_TYPE_BASE, NotFound, problem_docs, problem_for
+from payflow.faults.connection import ConnectionAccess
+from payflow.faults.middleware import FaultInjection
 from payflow.lifespan import Overrides, lifespan, provide_runtime
 from payflow.logs import configure_logging
 
@@ -51,6 +55,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
             EventsController,
             DeliveriesController,
             WebhookEndpointsController,
+            FaultRulesController,
             WebhooksController,
             HealthController,
             problem_doc,
@@ -60,7 +65,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
         # Controllers ask for parts of it (`api.dependencies`), never for the whole.
         dependencies={"runtime": Provide(provide_runtime, sync_to_thread=False)},
         response_class=ExactJSON,  # returned Structs in `payflow.codec`'s byte form
-        middleware=access.middleware(settings),
+        middleware=[*access.middleware(settings), FaultInjection],
         cors_config=access.cors_config(settings),
         lifespan=[lifespan],
         plugins=[
@@ -91,4 +96,6 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
     app.state.overrides = overrides or Overrides()
     paths = [route.path for route in app.routes]
     app.asgi_handler = RequestLog(CaseInsensitivePaths(app.asgi_handler, paths))
+    app.asgi_handler = DrainUnreadBody(app.asgi_handler, settings.server.drain_max_bytes)
+    app.asgi_handler = ConnectionAccess(app.asgi_handler)  # outermost: sees the server's send
     return app

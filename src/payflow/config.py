@@ -31,6 +31,9 @@ class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     max_body_bytes: int = Field(default=262_144, gt=0)
+    # A body refused before it was read (413) is still read, up to this much, so that a
+    # client that writes its whole body before reading gets the answer, not a reset.
+    drain_max_bytes: int = Field(default=16_777_216, ge=0)
     public_url: str = ""  # how others reach this process; derived from host/port when empty
 
 
@@ -121,6 +124,15 @@ class CorsSettings(BaseModel):
     )
 
 
+class FaultSettings(BaseModel):
+    """Faults on demand (`Payflow-Fault` header, fault rules): see `payflow.faults`."""
+
+    enabled: bool = True
+    timeout_seconds: float = Field(default=30.0, ge=0, le=3600)  # `timeout` holds this long
+    seed: int | None = None  # set: rule rates draw from a seeded generator, runs repeat
+    refresh_seconds: float = Field(default=1.0, gt=0, le=60)  # rules cached this long
+
+
 class LogSettings(BaseModel):
     level: str = "INFO"
     json_logs: bool = Field(default=True, validation_alias=AliasChoices("json", "json_logs"))
@@ -146,6 +158,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     cors: CorsSettings = Field(default_factory=CorsSettings)
+    faults: FaultSettings = Field(default_factory=FaultSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 
     @model_validator(mode="after")

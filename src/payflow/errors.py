@@ -15,8 +15,9 @@ shape, so no input, however odd, reaches the client as anything but
     ├── IdempotencyKeyReused                                                        422
     ├── IdempotencyInProgress, OrderExists, OrderNotCancelable, OrderNotRefundable,
     │   RefundExceedsRemaining, DeliveryNotFinished, EndpointBuiltIn,
-    │   EndpointLimitReached                                                        409
+    │   EndpointLimitReached, FaultRuleLimitReached                                 409
     ├── RateLimited                                                                 429
+    ├── FaultInjected (500, or 503 for `error-503`)
     └── Unavailable (service-unavailable)                                           503
 """
 
@@ -179,6 +180,19 @@ class EndpointBuiltIn(PayflowError):
 class EndpointLimitReached(PayflowError):
     slug, status, problem_title = "endpoint-limit-reached", 409, "Too many webhook endpoints"
     description = "Delete a webhook endpoint first ([webhooks] max_endpoints)."
+
+
+class FaultRuleLimitReached(PayflowError):
+    slug, status, problem_title = "fault-rule-limit-reached", 409, "Too many fault rules"
+    description = "Delete a fault rule first (at most 100)."
+
+
+class FaultInjected(PayflowError):
+    """A fault the client asked for: its `Payflow-Fault` header, or a rule of /api/faults.
+    `error-503` is the same problem with `status_code=503` and a Retry-After."""
+
+    slug, status, problem_title = "fault-injected", 500, "Fault injected on request"
+    description = "The request asked for this failure (Payflow-Fault, or a fault rule)."
 
 
 class NotFound(PayflowError):

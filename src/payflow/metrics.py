@@ -71,6 +71,13 @@ class Metrics:
             registry=r,
         )
 
+        self.faults_injected = Counter(
+            "payflow_faults_injected",
+            "Faults injected on purpose (Payflow-Fault header or a fault rule).",
+            ["fault"],
+            registry=r,
+        )
+
     def webhook_received(self, outcome: str) -> None:
         self.payments.labels(outcome=outcome).inc()
 

@@ -27,7 +27,7 @@ from tests.support import FakeClock, make_settings
 
 API = "http://payflow.test"
 BODY = b'{"id":"evt_1","type":"payment.succeeded","data":{"orderNumber":"A-1","amount":1}}'
-COMMANDS = ["serve", "sign", "verify", "trigger", "listen", "orders", "events"]
+COMMANDS = ["serve", "sign", "verify", "trigger", "listen", "orders", "events", "faults"]
 
 
 class Ran(NamedTuple):
@@ -362,6 +362,35 @@ def test_listen_registers_prints_the_secret_and_each_attempt_once_then_removes()
         "2036-11-22 20:47:01  <-- [200] POST http://127.0.0.1:3000/hooks [evt_1] 12 ms",
         "Stopped; endpoint we_1 removed.",
     ]
+
+
+def test_faults_add_list_and_clear(payflow: TestClient[Any]) -> None:
+    api = ["--api", API]
+    add = ["faults", "add", "--path", "/api/orders", "--method", "post", *api]
+    code, out, _ = run(
+        *add, "--fault", "after-commit:reset", "--rate", "0.5", "--count", "3", http=payflow
+    )
+    assert code == 0, out
+    assert out.endswith(": after-commit:reset on POST /api/orders at rate 0.5, at most 3 times\n")
+    rule_id = out.split()[1].rstrip(":")
+    code, out, _ = run("faults", "list", *api, http=payflow)
+    assert code == 0
+    header, row = out.splitlines()
+    assert header.split() == ["RULE", "METHOD", "PATH", "FAULT", "RATE", "LEFT", "INJECTED"]
+    assert row.split() == [rule_id, "POST", "/api/orders", "after-commit:reset", "0.5", "3", "0"]
+    assert run("faults", "clear", *api, http=payflow)[:2] == (0, f"Deleted {rule_id}\n")
+    assert run("faults", "list", *api, http=payflow)[:2] == (0, "(none)\n")
+
+
+def test_faults_add_reports_a_refused_fault(payflow: TestClient[Any]) -> None:
+    code, _, err = run(
+        "faults", "add", "--path", "/api/*", "--fault", "boom", "--api", API, http=payflow
+    )
+    assert code == 1
+    assert "✗ POST /api/faults: 400 Your request is not valid: fault: unknown fault 'boom'" in err
+    assert usage_error("faults", "add", "--path", "/", "--fault", "reset", "--rate", "2").endswith(
+        "a number from 0 to 1\n"
+    )
 
 
 def test_listen_reports_a_refused_url(payflow: TestClient[Any]) -> None:

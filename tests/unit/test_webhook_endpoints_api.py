@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
-from tests.support import FakeClock, app_client, make_settings
+from tests.support import FakeClock, app_client, make_settings, problem_slug
 
 pytestmark = pytest.mark.anyio
 Client = AsyncTestClient[Any]
@@ -20,12 +20,6 @@ async def register(client: Client, body: bytes = SHOP, key: str = "ep-1") -> dic
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()
     return created
-
-
-def problem_slug(response: Any) -> str:
-    assert response.headers["content-type"].startswith("application/problem+json")
-    slug: str = response.json()["type"].rsplit("/", 1)[-1]
-    return slug
 
 
 async def test_create_returns_the_endpoint_with_its_secret_and_location(client: Client) -> None:

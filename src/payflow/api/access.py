@@ -45,7 +45,13 @@ PUBLIC = "public"  # route opt key: no API key, no rate limit (the webhook recei
 # Health, metrics, Swagger, problem docs: any path but /api/… (the trailing `.` keeps
 # Litestar from mistaking the pattern for one that excludes every path).
 OUTSIDE_API = r"^/(?!api/)."
-ALLOWED_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id"]
+ALLOWED_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "Idempotency-Key",
+    "X-Request-Id",
+    "Payflow-Fault",  # a page in the browser can ask for faults too (payflow.faults)
+]
 EXPOSED_HEADERS = [
     "Location",
     "Idempotent-Replayed",

@@ -22,12 +22,15 @@ from payflow.domain.endpoints import EndpointRegistry
 from payflow.domain.jobs import WorkScheduler
 from payflow.domain.orders import Order
 from payflow.errors import NotFound
+from payflow.faults.cache import CachedRules
+from payflow.faults.middleware import cached_rules
 from payflow.lifespan import Runtime, RuntimeDep
 from payflow.metrics import Metrics
 from payflow.store.base import (
     DeliveryStore,
     EndpointStore,
     EventStore,
+    FaultStore,
     OrderStore,
     PaymentStore,
     RefundStore,
@@ -45,6 +48,8 @@ Events = Injected[EventStore]
 Deliveries = Injected[DeliveryStore]
 Endpoints = Injected[EndpointStore]
 Payments = Injected[PaymentStore]
+FaultRules = Injected[FaultStore]
+FaultCache = Injected[CachedRules]
 Database = Injected[Store]
 Queue = Injected[WorkScheduler]
 Directory = Injected[EndpointRegistry]
@@ -60,6 +65,11 @@ Post = Injected[IdempotentPost]
 def _data_scope(request: Request[Any, Any, Any], runtime: RuntimeDep) -> str | None:
     """Whose data this request may see: its API key's, or everyone's (None) without keys."""
     return runtime.data_scope(request)
+
+
+def _fault_cache(request: Request[Any, Any, Any]) -> CachedRules:
+    """This process's copy of the fault rules, which a change here must invalidate."""
+    return cached_rules(request.app)
 
 
 def _part(read: Callable[[Runtime], Any]) -> Callable[[Runtime], Any]:
@@ -78,6 +88,7 @@ _PROVIDERS: dict[str, Callable[..., Any]] = {
     "deliveries": _part(lambda runtime: runtime.store.deliveries),
     "endpoints": _part(lambda runtime: runtime.store.endpoints),
     "payments": _part(lambda runtime: runtime.store.payments),
+    "faults": _part(lambda runtime: runtime.store.faults),
     "database": _part(lambda runtime: runtime.store),
     "queue": _part(lambda runtime: runtime.queue),
     "directory": _part(lambda runtime: runtime.directory),
@@ -87,6 +98,7 @@ _PROVIDERS: dict[str, Callable[..., Any]] = {
     "processing_delay": _part(lambda runtime: runtime.processing_delay),
     "worker_alive": _part(lambda runtime: runtime.worker_alive),
     "data_scope": _data_scope,
+    "fault_cache": _fault_cache,
     "post": provide_idempotent_post,
 }
 

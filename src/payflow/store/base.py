@@ -17,6 +17,7 @@ from payflow.domain.customers import Customer
 from payflow.domain.deliveries import DeliveryState
 from payflow.domain.endpoint_health import Health
 from payflow.domain.endpoints import RegisteredEndpoint
+from payflow.domain.faults import FaultRule
 from payflow.domain.idempotency_keys import KeyState
 from payflow.domain.orders import Order, OrderStatus
 from payflow.domain.refunds import Refund
@@ -430,6 +431,22 @@ class PaymentStore(Protocol):
         """Whether an earlier receipt of this event was applied."""
 
 
+class FaultStore(Protocol):
+    async def insert(self, rule: FaultRule) -> None:
+        """Insert the rule; one with its id already there is left as it is."""
+
+    async def all(self, limit: int) -> list[FaultRule]:
+        """The rules, oldest first (the order they are asked in)."""
+
+    async def count(self) -> int: ...
+
+    async def delete(self, rule_id: str) -> bool: ...
+
+    async def fire(self, rule: FaultRule) -> bool:
+        """Count one firing of `rule`; False if it is gone or its `count` has run out
+        (a counted rule's last firing goes to one process only)."""
+
+
 class CustomerNotFound(LookupError):
     """A wallet movement for a customer that does not exist."""
 
@@ -557,6 +574,9 @@ class Store(Protocol):
 
     @property
     def payment_methods(self) -> PaymentMethodStore: ...
+
+    @property
+    def faults(self) -> FaultStore: ...
 
     async def ensure_indexes(self) -> None: ...
 

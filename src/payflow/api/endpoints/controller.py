@@ -47,7 +47,6 @@ from payflow.api.endpoints.docs import (
     RotateSecretOperation,
 )
 from payflow.api.endpoints.schemas import (
-    EndpointDeletedOut,
     EndpointOut,
     EndpointWithSecretOut,
     built_in_out,
@@ -61,7 +60,7 @@ from payflow.api.idempotent import idempotent_problems, stored_json
 from payflow.api.openapi import example_response
 from payflow.api.paging import next_page_link, read_page
 from payflow.api.problems import problems
-from payflow.api.responses import ExactJSON
+from payflow.api.responses import Deleted, ExactJSON
 from payflow.domain.endpoint_health import enabled
 from payflow.domain.endpoints import (
     DEFAULT_ENDPOINT_ID,
@@ -188,19 +187,19 @@ class WebhookEndpointsController(Controller):
         status_code=200,
         summary="Delete a webhook endpoint; its pending deliveries end dead",
         responses={
-            200: example_response(EndpointDeletedOut, "Deleted", deleted=DELETED_EXAMPLE),
+            200: example_response(Deleted, "Deleted", deleted=DELETED_EXAMPLE),
             **problems(400, 404, 409, s409="endpoint-built-in: the built-in endpoint is read-only"),
         },
     )
     async def delete_endpoint(
         self, endpoints: Endpoints, directory: Directory, endpoint_id: FromPath[str]
-    ) -> EndpointDeletedOut:
+    ) -> Deleted:
         if endpoint_id == DEFAULT_ENDPOINT_ID:
             raise _built_in_problem("remove or retarget")
         if not await endpoints.delete(endpoint_id):
             raise _not_found(endpoint_id)
         await directory.refresh()
-        return EndpointDeletedOut(id=endpoint_id, deleted=True)
+        return Deleted(id=endpoint_id, deleted=True)
 
     @post(
         "/{endpoint_id:str}/rotate-secret",

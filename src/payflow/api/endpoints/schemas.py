@@ -114,11 +114,6 @@ class EndpointWithSecretOut(EndpointOut):
     secret: str
 
 
-class EndpointDeletedOut(msgspec.Struct):
-    id: str
-    deleted: bool
-
-
 def parse_create_endpoint(payload: dict[str, Any]) -> CreateEndpointRequest:
     """Validate a create body: shape first (msgspec), then URL and event types."""
     request = convert_body(payload, CreateEndpointRequest)

@@ -19,6 +19,7 @@ from payflow.store.mongo.customers import MongoCustomerStore
 from payflow.store.mongo.deliveries import MongoDeliveryStore
 from payflow.store.mongo.endpoints import MongoEndpointStore
 from payflow.store.mongo.events import MongoEventStore, MongoPaymentStore
+from payflow.store.mongo.faults import MongoFaultStore
 from payflow.store.mongo.idempotency import MongoIdempotencyStore
 from payflow.store.mongo.journal import JournalBarrier
 from payflow.store.mongo.orders import MongoOrderStore
@@ -61,6 +62,7 @@ class MongoStore:
         self.payment_methods = MongoPaymentMethodStore(
             _coll(database, "payment_methods", concern), _coll(database, "installation", concern)
         )
+        self.faults = MongoFaultStore(_coll(database, "faults", concern))
 
     async def ensure_indexes(self) -> None:
         db = self.database

@@ -22,6 +22,7 @@ from payflow.api.orders import OrdersController
 from payflow.api.refunds import RefundsController
 from payflow.api.request_log import RequestLog
 from payflow.api.routing import CaseInsensitivePaths
+from payflow.api.test_clock import TestClockController
 from payflow.api.webhooks import receive_payment_webhook
 from payflow.config import Settings, load_settings
 from payflow.errors import PROBLEM_TYPE_BASE, NotFound, problem_for
@@ -31,7 +32,7 @@ from payflow.logs import configure_logging
 PROBLEM_DOCS: dict[str, str] = {
     "validation-error": "The request breaks the contract; `errors` lists each field and why.",
     "idempotency-key-missing": "POST /api/orders needs an Idempotency-Key header.",
-    "idempotency-key-invalid": "The Idempotency-Key is over 255 characters or not visible ASCII.",
+    "idempotency-key-invalid": "The Idempotency-Key is over 255 characters or not printable ASCII.",
     "idempotency-key-reused": "The key was first used with a different request body.",
     "idempotency-in-progress": "The first request with this key is still running; see Retry-After.",
     "order-exists": "Another request already created an order with this orderNumber.",
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
             DeliveriesController,
             WebhookEndpointsController,
             receive_payment_webhook,
+            TestClockController,
             health.live,
             health.ready,
             health.metrics,

@@ -13,7 +13,6 @@ end run). The next round after the backlog drains finds what was missed.
 
 from __future__ import annotations
 
-import anyio
 import structlog
 
 from payflow.domain.jobs import JobKind
@@ -61,4 +60,4 @@ async def run_poller(
                 log.info("poller_fed", count=fed)
         except Exception as exc:
             log.warning("poller_failed", error=str(exc))
-        await anyio.sleep(interval)
+        await queue.until_next_poll(interval)

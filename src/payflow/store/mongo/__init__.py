@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from pymongo import ASCENDING, DESCENDING, WriteConcern
 from pymongo.errors import OperationFailure
 
+from payflow.store.mongo.clock import MongoClockStore
 from payflow.store.mongo.common import JOURNALED
 from payflow.store.mongo.deliveries import MongoDeliveryStore
 from payflow.store.mongo.endpoints import MongoEndpointStore
@@ -47,6 +48,7 @@ class MongoStore:
         self.payments = MongoPaymentStore(_coll(database, "payments", concern), self.journal)
         self.endpoints = MongoEndpointStore(_coll(database, "endpoints", concern))
         self.refunds = MongoRefundStore(_coll(database, "refunds", concern))
+        self.clock = MongoClockStore(_coll(database, "clock", concern))
 
     async def ensure_indexes(self) -> None:
         db = self.database

@@ -17,7 +17,8 @@ deliveries (signature checked) are `received`, in the order they arrived.
 
 from __future__ import annotations
 
-from payflow.testing._fixture import Payflow, payflow, payflow_process
+from payflow.testing._fixture import Payflow, _payflow_sink, payflow, payflow_process
 from payflow.testing._sink import ReceivedWebhook
 
 __all__ = ["Payflow", "ReceivedWebhook", "payflow", "payflow_process"]
+_fixtures = (_payflow_sink,)  # pytest finds a plugin's fixtures among its module's names

@@ -16,13 +16,8 @@ from typing import Any
 from litestar import Controller, Request, get, post
 
 from payflow.api.docs import example_response, problems
-from payflow.api.schemas import convert_body, decode_json_object
-from payflow.api.test_clock.schemas import (
-    CLOCK_EXAMPLE,
-    AdvanceRequest,
-    TestClockOut,
-    clock_out,
-)
+from payflow.api.schemas import decode_json_object
+from payflow.api.test_clock.schemas import CLOCK_EXAMPLE, TestClockOut, clock_out, parse_advance
 from payflow.errors import NotFound
 from payflow.lifespan import Runtime, RuntimeDep
 
@@ -63,5 +58,5 @@ class TestClockController(Controller):
     )
     async def advance(self, request: Request[Any, Any, Any], runtime: RuntimeDep) -> TestClockOut:
         _require_test_mode(runtime)
-        body = convert_body(decode_json_object(await request.body()), AdvanceRequest)
-        return clock_out("test", await runtime.advance_clock(float(body.seconds)))
+        seconds = parse_advance(decode_json_object(await request.body()))
+        return clock_out("test", await runtime.advance_clock(seconds))

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from decimal import Decimal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta
 
+from payflow.api.schemas import convert_body
+from payflow.errors import ValidationFailed
 from payflow.testclock import MAX_ADVANCE_SECONDS
 from payflow.timefmt import isoformat
 
@@ -16,14 +19,24 @@ class AdvanceRequest(msgspec.Struct, forbid_unknown_fields=True, rename="camel")
     """Body of `POST /api/test-clock/advance`."""
 
     seconds: Annotated[
-        int | float,
+        int | Decimal,
         Meta(
-            ge=0,
-            le=MAX_ADVANCE_SECONDS,
-            description="how far to move the clock on, in seconds (fractions allowed)",
+            description=(
+                f"how far to move the clock on: seconds, 0 to {MAX_ADVANCE_SECONDS} "
+                "(fractions allowed)"
+            ),
             examples=[90],
         ),
     ]
+
+
+def parse_advance(payload: dict[str, Any]) -> float:
+    """The seconds of an advance body; a 400 with the field when out of range."""
+    seconds = Decimal(convert_body(payload, AdvanceRequest).seconds)
+    if not (seconds.is_finite() and 0 <= seconds <= MAX_ADVANCE_SECONDS):
+        message = f"must be a number from 0 to {MAX_ADVANCE_SECONDS}"
+        raise ValidationFailed([{"field": "seconds", "message": message}])
+    return float(seconds)
 
 
 class TestClockOut(msgspec.Struct, rename="camel"):

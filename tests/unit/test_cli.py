@@ -28,7 +28,7 @@ from tests.support import FakeClock, make_settings
 
 API = "http://payflow.test"
 BODY = b'{"id":"evt_1","type":"payment.succeeded","data":{"orderNumber":"A-1","amount":1}}'
-COMMANDS = ["serve", "sign", "verify", "trigger", "listen", "orders", "events"]
+COMMANDS = ["serve", "sign", "verify", "trigger", "listen", "orders", "events", "clock"]
 
 
 class Ran(NamedTuple):

@@ -1,4 +1,5 @@
-"""Feeds due work from MongoDB into the channel: at startup and every poll interval.
+"""Feeds due work from MongoDB into the channel: at startup, every poll interval, and at
+once when the queue is nudged (a test clock's advance made work due).
 
 Nothing lives only in memory: an order job or a delivery whose id was dropped (full
 channel, crash, another process's expired lease, a retry scheduled by a process that

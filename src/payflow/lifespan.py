@@ -266,6 +266,8 @@ def print_banner(settings: Settings, mongo_uri: str) -> None:
         f'  mongosh  npx --yes mongosh@2 "{_mongosh_uri(mongo_uri, settings.mongo.database)}"',
         f"  Webhooks signed ({settings.webhooks.scheme}) to {settings.webhook_target_url}",
     ]
+    if settings.clock.mode == "test":
+        lines.append(f"  Clock    test: stands still until POST {base}/api/test-clock/advance")
     print("\n".join(lines), flush=True)
 
 

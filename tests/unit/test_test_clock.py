@@ -19,6 +19,7 @@ from litestar.testing import AsyncTestClient
 from payflow import signing
 from payflow.config import Settings
 from payflow.domain.orders import OrderStatus
+from payflow.lifespan import print_banner
 from payflow.store.base import IdempotencyRef
 from payflow.store.mongo import MongoStore
 from payflow.timefmt import isoformat
@@ -284,3 +285,13 @@ async def test_a_restarted_process_carries_on_from_the_stored_time(mock_db: Any)
     async with app_client(mock_db, settings=later_start, clock=FakeClock()) as again:
         clock = (await again.get("/api/test-clock")).json()
     assert clock["now"] == "2036-11-22T20:48:01.123Z"
+
+
+def test_the_start_up_banner_says_the_clock_is_a_test_clock(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    print_banner(clock_settings(), "mongodb://127.0.0.1:1")
+    assert (
+        "Clock    test: stands still until POST http://127.0.0.1:8000/api/test-clock/advance"
+        in (capsys.readouterr().out)
+    )

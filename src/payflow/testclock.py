@@ -45,7 +45,13 @@ class TestClock:
 
     async def advance(self, seconds: float) -> datetime:
         """Move the shared time on by `seconds` (≥ 0); the time after it."""
-        self._now = max(self._now, await self._store.advance(round(seconds * 1000)))
+        milliseconds = round(seconds * 1000)
+        try:
+            moved = await self._store.advance(milliseconds)
+        except LookupError:  # the clock document is gone (a dropped database): start again
+            await self._store.start(self._now)
+            moved = await self._store.advance(milliseconds)
+        self._now = max(self._now, moved)
         return self._now
 
     async def refresh(self) -> bool:

@@ -295,3 +295,11 @@ def test_the_start_up_banner_says_the_clock_is_a_test_clock(
         "Clock    test: stands still until POST http://127.0.0.1:8000/api/test-clock/advance"
         in (capsys.readouterr().out)
     )
+
+
+async def test_an_advance_after_the_clock_document_was_dropped_starts_it_again(
+    gateway: Client, mock_db: Any
+) -> None:
+    await advance(gateway, 60)
+    await mock_db.drop_collection("clock")
+    assert (await advance(gateway, 60))["now"] == "2036-11-22T20:49:01.123Z"

@@ -36,11 +36,13 @@ class Payflow:
         webhook_secret: str,
         client: httpx.Client,
         received: list[ReceivedWebhook],
+        sink_endpoint_id: str = "",
     ) -> None:
         self.url = url
         self.webhook_secret = webhook_secret
         self.client = client
         self.received = received
+        self._sink_endpoint_id = sink_endpoint_id
 
     def create_order(self, **fields: Any) -> dict[str, Any]:
         """POST /api/orders and return the created order (amounts as `Decimal`).
@@ -63,11 +65,11 @@ class Payflow:
         return _json(response)
 
     def wait_for(self, order_number: str, status: str, timeout: float = 10) -> dict[str, Any]:
-        """The order once it has `status`, and once the sink has every webhook sent for it
-        so far; AssertionError after `timeout` seconds, saying what was seen."""
-        deadline = time.monotonic() + timeout
+        """The order once it has `status` (within `timeout` seconds), then once the sink has
+        every webhook sent for it so far (within `timeout` more); else AssertionError
+        saying what was seen."""
         order: dict[str, Any] | None = self._until(
-            deadline, lambda: self._order_in(order_number, status)
+            time.monotonic() + timeout, lambda: self._order_in(order_number, status)
         )
         if order is None:
             seen = self._get(f"/api/orders/{order_number}")
@@ -75,12 +77,14 @@ class Payflow:
                 f"order {order_number} not {status} after {timeout} s: "
                 f"{seen.get('status') if isinstance(seen, dict) else seen}"
             )
-        if self._until(deadline, lambda: self._sink_has_all(order_number)) is None:
-            raise AssertionError(
-                f"order {order_number} is {status}, but its webhooks did not all reach the "
-                f"sink within {timeout} s; received: {[w.get('type') for w in self.received]}"
-            )
-        return order
+        if self._until(time.monotonic() + timeout, lambda: self._sink_has_all(order_number)):
+            return order
+        raise AssertionError(
+            f"order {order_number} is {status}, but its webhooks did not all reach the sink "
+            f"within {timeout} s; received: {[w.get('type') for w in self.received]}; "
+            f"deliveries to the sink: {self._sink_deliveries(order_number)} (on the test "
+            "clock a failed delivery is retried only once advance() reaches its next attempt)"
+        )
 
     def advance(self, seconds: float) -> datetime:
         """Move payflow's test clock on; work that became due starts at once. Returns the
@@ -102,6 +106,16 @@ class Payflow:
         events = self._get("/api/events", orderNumber=order_number, limit=500)
         sent = {event["id"] for event in events} if isinstance(events, list) else set()
         return sent <= {webhook.get("id") for webhook in list(self.received)}
+
+    def _sink_deliveries(self, order_number: str) -> list[dict[str, Any]]:
+        found = self._get(f"/api/webhook-endpoints/{self._sink_endpoint_id}/deliveries")
+        if not isinstance(found, list):
+            return []
+        return [
+            {"state": d.get("state"), "log": d.get("log"), "nextAttemptAt": d.get("nextAttemptAt")}
+            for d in found
+            if d.get("orderNumber") == order_number
+        ]
 
     def _get(self, path: str, **params: Any) -> Any:
         response = self.client.get(path, params=params)
@@ -142,7 +156,13 @@ def payflow(payflow_process: ServedPayflow, _payflow_sink: Sink) -> Iterator[Pay
         endpoint = _register_sink(client, f"{_payflow_sink.base_url}/sink/{token}")
         received = _payflow_sink.open(token, endpoint["scheme"], endpoint["secret"])
         try:
-            yield Payflow(payflow_process.url, payflow_process.webhook_secret, client, received)
+            yield Payflow(
+                payflow_process.url,
+                payflow_process.webhook_secret,
+                client,
+                received,
+                endpoint["id"],
+            )
         finally:
             _payflow_sink.close(token)
             client.delete(f"/api/webhook-endpoints/{endpoint['id']}")

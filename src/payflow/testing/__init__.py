@@ -10,9 +10,10 @@ payflow writes::
 
 The fixture starts `payflow serve` once per test session as a child process — the
 embedded database, data in a temporary directory, `[clock] mode = "test"`, no
-processing delay — and talks to it over its HTTP API only, like any client.
-Every test gets a sink endpoint of its own, registered for all events, whose
-deliveries (signature checked) are `received`, in the order they arrived.
+processing delay, a failed delivery's first retry within a minute of the clock — and
+talks to it over its HTTP API only, like any client. Every test gets a sink endpoint
+of its own, registered for all events, whose deliveries (signature checked) are
+`received`, in the order they arrived.
 """
 
 from __future__ import annotations

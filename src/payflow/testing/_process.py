@@ -76,6 +76,9 @@ def _launch(workdir: Path) -> ServedPayflow:
             "PAYFLOW_WEBHOOKS__MAX_ENDPOINTS": "500",
             "PAYFLOW_PROCESSING__DELAY_SECONDS": "0",
             "PAYFLOW_PROCESSING__POLL_INTERVAL_SECONDS": "0.2",
+            # Retries wait for advance() anyway; a first retry within a minute (never at
+            # the failed attempt's own frozen instant) keeps "one attempt, then advance".
+            "PAYFLOW_PROCESSING__RETRY_BASE_SECONDS": "60",
             "PAYFLOW_CORS__ALLOW_ORIGINS": "[]",
             "PAYFLOW_LOG__JSON": "true",
         }

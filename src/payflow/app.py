@@ -23,6 +23,7 @@ from payflow.api.refunds import RefundsController
 from payflow.api.request_log import RequestLog
 from payflow.api.responses import ExactJSON
 from payflow.api.routing import CaseInsensitivePaths
+from payflow.api.test_clock import TestClockController
 from payflow.api.webhooks import WebhooksController
 from payflow.config import Settings, load_settings
 from payflow.dashboard import ROUTES as DASHBOARD_ROUTES
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
             WebhookEndpointsController,
             WebhooksController,
             HealthController,
+            TestClockController,
             problem_doc,
             *DASHBOARD_ROUTES,
             swagger.assets_router(),

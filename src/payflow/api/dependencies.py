@@ -33,6 +33,7 @@ from payflow.store.base import (
     RefundStore,
     Store,
 )
+from payflow.testclock import TestClock
 
 T = TypeVar("T")
 # Injected by parameter name; not validated: the values are the runtime's own (and the
@@ -55,6 +56,7 @@ DataScope = Injected[str | None]
 ProcessingDelay = Injected[timedelta]
 WorkerAlive = Injected[bool]
 Post = Injected[IdempotentPost]
+TestClockDep = Injected[TestClock | None]  # None unless `[clock] mode = "test"`
 
 
 def _data_scope(request: Request[Any, Any, Any], runtime: RuntimeDep) -> str | None:
@@ -88,6 +90,7 @@ _PROVIDERS: dict[str, Callable[..., Any]] = {
     "worker_alive": _part(lambda runtime: runtime.worker_alive),
     "data_scope": _data_scope,
     "post": provide_idempotent_post,
+    "test_clock": _part(lambda runtime: runtime.test_clock),
 }
 
 

@@ -388,6 +388,18 @@ class EndpointStore(Protocol):
     async def delete(self, endpoint_id: str) -> bool: ...
 
 
+class ClockStore(Protocol):
+    """The test clock's frozen time, shared by every process on the database."""
+
+    async def start(self, at: datetime) -> datetime:
+        """The stored time; `at` becomes it when there is none yet."""
+
+    async def read(self) -> datetime | None: ...
+
+    async def advance(self, milliseconds: int) -> datetime:
+        """Add `milliseconds` atomically; the time after it."""
+
+
 class PaymentStore(Protocol):
     async def record(self, receipt: Receipt) -> bool:
         """Insert the receipt; False if one with its id is there already."""
@@ -525,6 +537,9 @@ class Store(Protocol):
 
     @property
     def payment_methods(self) -> PaymentMethodStore: ...
+
+    @property
+    def clock(self) -> ClockStore: ...
 
     async def ensure_indexes(self) -> None: ...
 

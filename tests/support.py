@@ -15,6 +15,10 @@ from payflow.app import create_app
 from payflow.config import Settings, load_settings
 from payflow.domain.orders import Order, OrderStatus
 from payflow.lifespan import Overrides, runtime_of
+from payflow.store.base import Store
+from payflow.timefmt import Clock
+from payflow.worker.channel import WorkQueue
+from payflow.worker.poller import poll_once
 
 # In the future, so that the database's TTL monitor (real time) never removes test records.
 START = datetime(2036, 11, 22, 20, 47, 1, 123000, tzinfo=UTC)
@@ -102,3 +106,12 @@ def card_order(
         created_at=at,
         updated_at=at,
     )
+
+
+async def nothing_is_due(store: Store, clock: Clock) -> bool:
+    """Whether a poll at `clock`'s time would find no work due in `store`."""
+    queue = WorkQueue(100, clock)
+    try:
+        return await poll_once(store, queue, clock, 100) == 0
+    finally:
+        await queue.aclose()

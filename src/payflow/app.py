@@ -24,6 +24,7 @@ from payflow.api.refunds import RefundsController
 from payflow.api.request_log import RequestLog
 from payflow.api.responses import ExactJSON
 from payflow.api.routing import CaseInsensitivePaths
+from payflow.api.test_clock import TestClockController
 from payflow.api.unread_body import DrainUnreadBody
 from payflow.api.webhooks import WebhooksController
 from payflow.config import Settings, load_settings
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
             FaultRulesController,
             WebhooksController,
             HealthController,
+            TestClockController,
             problem_doc,
             *DASHBOARD_ROUTES,
             swagger.assets_router(),

@@ -9,9 +9,11 @@ Nothing happens at import: `load_settings()` reads the environment when it is ca
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+import sys
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import AliasChoices, BaseModel, Field, field_validator, model_validator
 from pydantic_settings import (
@@ -43,9 +45,36 @@ class MongoSettings(BaseModel):
 
 
 class EmbeddedSettings(BaseModel):
-    data_dir: str = ".payflow/db"
+    data_dir: str = ""  # empty: `default_data_dir()`; ":memory:" for a throwaway database
     port: int = Field(default=0, ge=0, le=65535)  # 0: a free port each start
     startup_timeout_seconds: float = Field(default=20.0, gt=0)
+
+
+PROJECT_DATA_DIR = Path(".payflow/db")
+
+
+def default_data_dir(cwd: Path | None = None, environ: Mapping[str, str] | None = None) -> Path:
+    """Where the embedded database keeps its data when `[embedded] data_dir` is empty.
+
+    In a directory that already has payflow's files (`config/payflow.toml` or `.payflow/`,
+    as in payflow's own checkout or a project that keeps payflow's config beside its code)
+    it is `.payflow/db` there, as before; anywhere else the user's data directory, so that
+    `payflow serve` run from an installed package does not litter whatever directory it
+    was started in: `$XDG_DATA_HOME/payflow/db`, `~/.local/share/payflow/db` by default
+    (`~/Library/Application Support/payflow/db` on macOS, `%LOCALAPPDATA%\\payflow\\db`
+    on Windows).
+    """
+    cwd = Path.cwd() if cwd is None else cwd
+    environ = os.environ if environ is None else environ
+    if (cwd / DEFAULT_CONFIG_FILE).is_file() or (cwd / PROJECT_DATA_DIR.parent).is_dir():
+        return cwd / PROJECT_DATA_DIR
+    if sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    elif sys.platform == "win32":
+        base = Path(environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    else:
+        base = Path(environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "payflow" / "db"
 
 
 class WebhookSettings(BaseModel):
@@ -133,9 +162,34 @@ class FaultSettings(BaseModel):
     refresh_seconds: float = Field(default=1.0, gt=0, le=60)  # rules cached this long
 
 
+class ClockSettings(BaseModel):
+    # "test": payflow's time stands still until POST /api/test-clock/advance moves it.
+    mode: Literal["real", "test"] = "real"
+    start: str = ""  # test mode: ISO 8601 time to start from; empty: the real time
+
+    @field_validator("start")
+    @classmethod
+    def _iso_time(cls, value: str) -> str:
+        if value:
+            parse_start(value)
+        return value
+
+    @property
+    def start_at(self) -> datetime | None:
+        return parse_start(self.start) if self.start else None
+
+
+def parse_start(value: str) -> datetime:
+    """An ISO 8601 time (UTC when it names no offset), to the millisecond like `utc_now`."""
+    moment = datetime.fromisoformat(value)
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
 class LogSettings(BaseModel):
     level: str = "INFO"
-    json_logs: bool = Field(default=True, validation_alias=AliasChoices("json", "json_logs"))
+    # False: readable lines when stderr is a terminal, JSON lines when it is not.
+    json_logs: bool = Field(default=False, validation_alias=AliasChoices("json", "json_logs"))
 
 
 class Settings(BaseSettings):
@@ -159,6 +213,7 @@ class Settings(BaseSettings):
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     cors: CorsSettings = Field(default_factory=CorsSettings)
     faults: FaultSettings = Field(default_factory=FaultSettings)
+    clock: ClockSettings = Field(default_factory=ClockSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 
     @model_validator(mode="after")
@@ -198,6 +253,11 @@ class Settings(BaseSettings):
         if ":" in host:
             host = f"[{host}]"
         return f"http://{host}:{self.server.port}"
+
+    @property
+    def embedded_data_dir(self) -> str:
+        """`[embedded] data_dir`, or where `default_data_dir` puts it when that is empty."""
+        return self.embedded.data_dir or str(default_data_dir())
 
     @property
     def webhook_target_url(self) -> str:

@@ -103,7 +103,7 @@ class IdempotencyKeyInvalid(PayflowError):
         400,
         "Idempotency-Key header is not valid",
     )
-    description = "The Idempotency-Key is over 255 characters or not visible ASCII."
+    description = "The Idempotency-Key is over 255 characters or not printable ASCII."
 
 
 class IdempotencyKeyReused(PayflowError):

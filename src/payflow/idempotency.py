@@ -71,14 +71,19 @@ class Claim:
 
 
 def validate_key(raw: str | None) -> str:
-    """1-255 visible ASCII characters, else a 400 problem."""
-    if raw is None or raw == "":
-        raise IdempotencyKeyMissing("Send an Idempotency-Key header (1-255 visible ASCII chars).")
-    if len(raw) > MAX_KEY_LENGTH:
+    """The key: 1-255 printable ASCII characters, spaces inside allowed, else a 400 problem.
+
+    The draft defines the key as a structured-field string, which may hold spaces; spaces
+    around it are not part of it (HTTP servers strip them from a header value anyway).
+    """
+    key = "" if raw is None else raw.strip(" \t")
+    if key == "":
+        raise IdempotencyKeyMissing("Send an Idempotency-Key header (1-255 printable ASCII chars).")
+    if len(key) > MAX_KEY_LENGTH:
         raise IdempotencyKeyInvalid(f"Idempotency-Key is longer than {MAX_KEY_LENGTH} characters.")
-    if not all("!" <= ch <= "~" for ch in raw):
-        raise IdempotencyKeyInvalid("Idempotency-Key must be visible ASCII characters only.")
-    return raw
+    if not all(" " <= ch <= "~" for ch in key):
+        raise IdempotencyKeyInvalid("Idempotency-Key must be printable ASCII characters only.")
+    return key
 
 
 def fingerprint(method: str, route: str, body: Any) -> str:

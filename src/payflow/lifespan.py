@@ -26,6 +26,7 @@ from payflow.idempotency import Policy
 from payflow.metrics import Metrics
 from payflow.store.base import Store
 from payflow.store.mongo import MongoStore
+from payflow.testclock import TestClock
 from payflow.timefmt import Clock, utc_now
 from payflow.worker.channel import WorkQueue
 from payflow.worker.directory import EndpointDirectory
@@ -54,6 +55,7 @@ class Runtime:
     directory: EndpointDirectory
     mongo_uri: str = ""
     worker: Worker | None = None
+    test_clock: TestClock | None = None  # `clock` itself in `[clock] mode = "test"`
 
     @property
     def worker_alive(self) -> bool:
@@ -123,12 +125,21 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
                 if overrides.deliver_in_process
                 else httpx.AsyncHTTPTransport()
             )
-        queue = WorkQueue(settings.processing.queue_size, overrides.clock)
+        test_clock = await _start_test_clock(settings, store, overrides.clock)
+        clock = test_clock or overrides.clock
+        queue = WorkQueue(settings.processing.queue_size, clock)
         stack.push_async_callback(queue.aclose)
-        directory = EndpointDirectory(store.endpoints, default_endpoint(settings), overrides.clock)
+        directory = EndpointDirectory(store.endpoints, default_endpoint(settings), clock)
         await directory.refresh()
         runtime = Runtime(
-            settings, store, overrides.clock, queue, Metrics(), directory, mongo_uri=uri
+            settings,
+            store,
+            clock,
+            queue,
+            Metrics(),
+            directory,
+            mongo_uri=uri,
+            test_clock=test_clock,
         )
         app.state.runtime = runtime
         app.state.http_transport = transport
@@ -137,6 +148,9 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
             if overrides.run_worker:
                 runtime.worker = build_worker(runtime, transport)
                 await tasks.start(runtime.worker.run)  # its recovery rounds refresh `directory`
+            if test_clock is not None:
+                interval = settings.processing.poll_interval_seconds
+                tasks.start_soon(test_clock.follow, interval, queue.nudge)
             print_banner(settings, uri)
             try:
                 yield
@@ -144,6 +158,16 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
                 if runtime.worker is not None:
                     await runtime.worker.stop(settings.processing.shutdown_grace_seconds)
                 tasks.cancel_scope.cancel()
+
+
+async def _start_test_clock(settings: Settings, store: Store, real: Clock) -> TestClock | None:
+    """In test mode, the clock shared through the database (from `[clock] start` or now)."""
+    if settings.clock.mode != "test":
+        return None
+    clock = TestClock(store.clock, settings.clock.start_at or real())
+    now = await clock.start()
+    log.info("test_clock_started", now=now.isoformat())
+    return clock
 
 
 @contextlib.asynccontextmanager
@@ -160,7 +184,7 @@ async def _database(settings: Settings, overrides: Overrides) -> AsyncIterator[t
 
             server = await stack.enter_async_context(
                 run_embedded(
-                    settings.embedded.data_dir,
+                    settings.embedded_data_dir,
                     port=settings.embedded.port,
                     startup_timeout=settings.embedded.startup_timeout_seconds,
                 )
@@ -242,6 +266,8 @@ def print_banner(settings: Settings, mongo_uri: str) -> None:
         f'  mongosh  npx --yes mongosh@2 "{_mongosh_uri(mongo_uri, settings.mongo.database)}"',
         f"  Webhooks signed ({settings.webhooks.scheme}) to {settings.webhook_target_url}",
     ]
+    if settings.clock.mode == "test":
+        lines.append(f"  Clock    test: stands still until POST {base}/api/test-clock/advance")
     print("\n".join(lines), flush=True)
 
 

@@ -1,4 +1,8 @@
-"""Structured logs: one JSON object per line (or readable lines), via structlog.
+"""Structured logs via structlog: readable lines on a terminal, JSON lines elsewhere.
+
+A person watching `payflow serve` reads aligned, coloured lines; a supervisor, a file or
+a pipe gets one JSON object per line, which log shippers parse. `[log] json = true` asks
+for JSON even on a terminal.
 
 Secrets and signatures are never passed to a logger; the `redact` processor is a
 second line of defence for fields whose names say they hold one.
@@ -41,11 +45,19 @@ class _CurrentStderr:
 _STDERR = _CurrentStderr()
 
 
-def configure_logging(level: str = "INFO", json_lines: bool = True) -> None:
+def wants_json(asked: bool, stream: Any = None) -> bool:
+    """JSON lines when asked, or when the stream (stderr by default) is not a terminal."""
+    stream = sys.stderr if stream is None else stream
+    isatty = getattr(stream, "isatty", None)
+    return asked or not (callable(isatty) and isatty())
+
+
+def configure_logging(level: str = "INFO", json_lines: bool = False) -> None:
+    """`json_lines` forces JSON; otherwise stderr decides (`wants_json`)."""
     renderer: Any = (
         structlog.processors.JSONRenderer()
-        if json_lines
-        else structlog.dev.ConsoleRenderer(colors=False)
+        if wants_json(json_lines)
+        else structlog.dev.ConsoleRenderer(colors=True)
     )
     structlog.configure(
         processors=[

@@ -81,7 +81,7 @@ def _shared_database(settings: Settings) -> Iterator[str]:
     from payflow.database_process import embedded_server
 
     with embedded_server(
-        settings.embedded.data_dir,
+        settings.embedded_data_dir,
         port=settings.embedded.port,
         startup_timeout=settings.embedded.startup_timeout_seconds,
     ) as server:

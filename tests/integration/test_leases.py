@@ -21,8 +21,6 @@ from payflow.config import Settings
 from payflow.domain.endpoints import Endpoint
 from payflow.store.base import Attempt, DeliveryState, IdempotencyRef
 from payflow.store.mongo import MongoStore
-from payflow.worker.channel import WorkQueue
-from payflow.worker.poller import poll_once
 from payflow.worker.processor import Processor
 from tests.integration.target import (
     Target,
@@ -30,7 +28,7 @@ from tests.integration.target import (
     processor_in_this_loop,
     target_settings,
 )
-from tests.support import FakeClock, app_client, card_order
+from tests.support import FakeClock, app_client, card_order, nothing_is_due
 from tests.waiting import eventually, wait_for_status
 
 pytestmark = pytest.mark.anyio
@@ -59,14 +57,6 @@ def received(target: Target, count: int) -> Callable[[], Awaitable[bool]]:
         return len(target.received) == count
 
     return check
-
-
-async def nothing_is_due(store: MongoStore, clock: FakeClock) -> bool:
-    queue = WorkQueue(100, clock)
-    try:
-        return await poll_once(store, queue, clock, 100) == 0
-    finally:
-        await queue.aclose()
 
 
 async def taken_over_after_the_lease(

@@ -31,6 +31,7 @@ def test_every_resource_is_a_package() -> None:
         "health",
         "orders",
         "refunds",
+        "test_clock",
         "webhooks",
     ]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +28,7 @@ from tests.support import FakeClock, make_settings
 
 API = "http://payflow.test"
 BODY = b'{"id":"evt_1","type":"payment.succeeded","data":{"orderNumber":"A-1","amount":1}}'
-COMMANDS = ["serve", "sign", "verify", "trigger", "listen", "orders", "events", "faults"]
+COMMANDS = ["serve", "sign", "verify", "trigger", "listen", "orders", "events", "faults", "clock"]
 
 
 class Ran(NamedTuple):
@@ -137,9 +138,21 @@ def test_verify_rejects_a_header_without_a_colon(body_file: Path) -> None:
     assert "is not 'Name: value'" in err
 
 
-def test_sign_standard_without_an_id_is_a_clean_error(body_file: Path) -> None:
+def test_sign_standard_without_an_id_makes_one_up_that_verifies(body_file: Path) -> None:
     secret = signing.generate_secret(signing.Scheme.STANDARD)
-    code, _, err = run("sign", "--scheme", "standard", "--secret", secret, str(body_file))
+    base = ["--scheme", "standard", "--secret", secret, "--timestamp", "1700000000"]
+    code, out, _ = run("sign", *base, str(body_file))
+    assert code == 0
+    headers = dict(line.split(": ", 1) for line in out.splitlines())
+    assert re.fullmatch(r"msg_[0-9a-f]{32}", headers["webhook-id"])
+    verified = signing.verify(signing.Scheme.STANDARD, BODY, headers, [secret], 1700000000)
+    assert verified == 1700000000
+
+
+def test_sign_standard_with_a_non_ascii_id_is_a_clean_error(body_file: Path) -> None:
+    secret = signing.generate_secret(signing.Scheme.STANDARD)
+    args = ["--scheme", "standard", "--secret", secret, "--id", "msg_é", str(body_file)]
+    code, _, err = run("sign", *args)
     assert code == 2
     assert "cannot sign" in err
     assert "message_id" in err

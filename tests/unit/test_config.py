@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 import tomllib
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from payflow.config import Settings, load_settings
+from payflow.config import Settings, default_data_dir, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -57,3 +59,47 @@ def test_unknown_scheme_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PAYFLOW_WEBHOOKS__SCHEME", "md5")
     with pytest.raises(ValueError, match="scheme"):
         load_settings()
+
+
+def test_clock_mode_and_start_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAYFLOW_CLOCK__MODE", "test")
+    monkeypatch.setenv("PAYFLOW_CLOCK__START", "2030-01-01T12:00:00.1234+02:00")
+    settings = load_settings()
+    assert settings.clock.mode == "test"
+    assert settings.clock.start_at == datetime(2030, 1, 1, 10, 0, 0, 123000, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("name", "value"), [("MODE", "frozen"), ("START", "next tuesday")])
+def test_a_bad_clock_setting_is_refused(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(f"PAYFLOW_CLOCK__{name}", value)
+    with pytest.raises(ValueError, match="clock"):
+        load_settings()
+
+
+def test_data_stays_in_a_checkout_that_has_payflows_config(tmp_path: Path) -> None:
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "payflow.toml").write_text("")
+    assert default_data_dir(tmp_path, {}) == tmp_path / ".payflow" / "db"
+
+
+def test_data_stays_where_a_payflow_directory_already_is(tmp_path: Path) -> None:
+    (tmp_path / ".payflow").mkdir()
+    assert default_data_dir(tmp_path, {}) == tmp_path / ".payflow" / "db"
+
+
+@pytest.mark.skipif(sys.platform in {"darwin", "win32"}, reason="the XDG layout is Linux's")
+def test_elsewhere_data_goes_to_the_users_data_directory(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "project"
+    elsewhere.mkdir()
+    data_home = tmp_path / "share"
+    assert default_data_dir(elsewhere, {"XDG_DATA_HOME": str(data_home)}) == (
+        data_home / "payflow" / "db"
+    )
+    assert default_data_dir(elsewhere, {}) == Path.home() / ".local" / "share" / "payflow" / "db"
+
+
+def test_a_configured_data_dir_wins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PAYFLOW_EMBEDDED__DATA_DIR", str(tmp_path / "db"))
+    assert load_settings().embedded_data_dir == str(tmp_path / "db")

@@ -177,7 +177,9 @@ async def test_duplicate_order_number_under_another_key_is_409_and_replayed(clie
         ({}, "idempotency-key-missing"),
         ({"Idempotency-Key": ""}, "idempotency-key-missing"),
         ({"Idempotency-Key": "x" * 256}, "idempotency-key-invalid"),
-        ({"Idempotency-Key": "has space"}, "idempotency-key-invalid"),
+        ({"Idempotency-Key": "   "}, "idempotency-key-missing"),
+        ({"Idempotency-Key": "tab\tinside"}, "idempotency-key-invalid"),
+        ({"Idempotency-Key": "del\x7finside"}, "idempotency-key-invalid"),
     ],
 )
 async def test_bad_idempotency_keys_are_400(
@@ -186,6 +188,17 @@ async def test_bad_idempotency_keys_are_400(
     response = await client.post("/api/orders", headers=headers, content=order_body())
     assert response.status_code == 400
     assert response.json()["type"].endswith(f"/{slug}")
+
+
+async def test_a_key_with_spaces_inside_is_one_key_without_the_spaces_around_it(
+    client: Client,
+) -> None:
+    first = await client.post("/api/orders", headers=key("order 42 try 1"), content=order_body())
+    assert first.status_code == 201
+    again = await client.post("/api/orders", headers=key(" order 42 try 1 "), content=order_body())
+    assert again.status_code == 201
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.content == first.content
 
 
 async def test_255_character_key_is_accepted(client: Client) -> None:

@@ -36,6 +36,7 @@ from payflow.store.base import (
     RefundStore,
     Store,
 )
+from payflow.testclock import TestClock
 
 T = TypeVar("T")
 # Injected by parameter name; not validated: the values are the runtime's own (and the
@@ -60,6 +61,7 @@ DataScope = Injected[str | None]
 ProcessingDelay = Injected[timedelta]
 WorkerAlive = Injected[bool]
 Post = Injected[IdempotentPost]
+TestClockDep = Injected[TestClock | None]  # None unless `[clock] mode = "test"`
 
 
 def _data_scope(request: Request[Any, Any, Any], runtime: RuntimeDep) -> str | None:
@@ -100,6 +102,7 @@ _PROVIDERS: dict[str, Callable[..., Any]] = {
     "data_scope": _data_scope,
     "fault_cache": _fault_cache,
     "post": provide_idempotent_post,
+    "test_clock": _part(lambda runtime: runtime.test_clock),
 }
 
 

@@ -163,11 +163,11 @@ def idempotent_post_operation(
             ]
             key = header_parameter(
                 "Idempotency-Key",
-                f"Required: 1-{MAX_KEY_LENGTH} visible ASCII characters",
+                f"Required: 1-{MAX_KEY_LENGTH} printable ASCII characters, spaces inside allowed",
                 required=True,
                 min_length=1,
                 max_length=MAX_KEY_LENGTH,
-                pattern=f"^[!-~]{{1,{MAX_KEY_LENGTH}}}$",
+                pattern=f"^[!-~]([ -~]{{0,{MAX_KEY_LENGTH - 2}}}[!-~])?$",
             )
             self.parameters = [key, *others]
             if location is not None:

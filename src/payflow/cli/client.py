@@ -19,6 +19,8 @@ from typing import Any
 import httpx
 import msgspec
 
+from payflow.replies import problem_text
+
 DEFAULT_API = "http://127.0.0.1:8000"
 TIMEOUT_SECONDS = 10.0
 
@@ -91,19 +93,6 @@ class Api:
             return _decoder.decode(response.content)
         except msgspec.DecodeError:
             raise ApiError(f"{method} {path}: the answer is not JSON; is {url} payflow?") from None
-
-
-def problem_text(response: httpx.Response) -> str:
-    """`409 Order already exists: …` from a problem+json body, or the bare status."""
-    try:
-        problem = _decoder.decode(response.content)
-    except msgspec.DecodeError:
-        problem = None
-    if isinstance(problem, dict) and "title" in problem:
-        detail = problem.get("detail")
-        text = f"{response.status_code} {problem['title']}"
-        return f"{text}: {detail}" if detail else text
-    return f"HTTP {response.status_code}"
 
 
 @contextmanager

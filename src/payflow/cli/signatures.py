@@ -14,6 +14,7 @@ from typing import Any
 
 from payflow import signing
 from payflow.cli.output import error
+from payflow.ids import token
 
 
 def add_commands(commands: Any) -> None:
@@ -23,7 +24,11 @@ def add_commands(commands: Any) -> None:
         description="Print the headers that sign BODY, one v1 signature per --secret.",
     )
     _signature_options(sign)
-    sign.add_argument("--id", default="", help="message id (Standard Webhooks scheme)")
+    sign.add_argument(
+        "--id",
+        default="",
+        help="message id (Standard Webhooks scheme; default: a new msg_… id)",
+    )
     sign.set_defaults(handler=run_sign)
 
     verify = commands.add_parser(
@@ -66,10 +71,10 @@ def _read_body(source: str) -> bytes:
 
 def run_sign(args: argparse.Namespace) -> int:
     timestamp = args.timestamp if args.timestamp is not None else int(time.time())
+    scheme = signing.Scheme(args.scheme)
+    message_id = args.id or (f"msg_{token()}" if scheme is signing.Scheme.STANDARD else "")
     try:
-        headers = signing.sign(
-            signing.Scheme(args.scheme), _read_body(args.body), args.secret, timestamp, args.id
-        )
+        headers = signing.sign(scheme, _read_body(args.body), args.secret, timestamp, message_id)
     except (ValueError, OSError) as exc:
         error(f"cannot sign: {exc}")
         return 2

@@ -66,3 +66,7 @@ class WorkScheduler(Protocol):
     def schedule(self, item: str, due_at: datetime) -> bool:
         """Queue `item` for `due_at`; False when this process is full (the poller retries)."""
         ...
+
+    def nudge(self) -> None:
+        """The time has jumped (a test clock's advance): look at due work now, not later."""
+        ...

@@ -421,6 +421,18 @@ class EndpointStore(Protocol):
         """The built-in endpoint's health, its document made on first use."""
 
 
+class ClockStore(Protocol):
+    """The test clock's frozen time, shared by every process on the database."""
+
+    async def start(self, at: datetime) -> datetime:
+        """The stored time; `at` becomes it when there is none yet."""
+
+    async def read(self) -> datetime | None: ...
+
+    async def advance(self, milliseconds: int) -> datetime:
+        """Add `milliseconds` atomically; the time after it."""
+
+
 class PaymentStore(Protocol):
     async def record(self, receipt: Receipt) -> bool:
         """Insert the receipt; False if one with its id is there already."""
@@ -577,6 +589,9 @@ class Store(Protocol):
 
     @property
     def faults(self) -> FaultStore: ...
+
+    @property
+    def clock(self) -> ClockStore: ...
 
     async def ensure_indexes(self) -> None: ...
 

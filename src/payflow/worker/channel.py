@@ -32,6 +32,7 @@ class WorkQueue:
         self._heap: list[tuple[datetime, str]] = []
         self._waiting: dict[str, datetime] = {}  # ids in the heap → the due time that counts
         self._wake = anyio.Event()
+        self._poll = anyio.Event()
         self.known: set[str] = set()
 
     @property
@@ -82,6 +83,21 @@ class WorkQueue:
         would otherwise wait out that sleep. The poller calls this every round.
         """
         self._wake.set()
+
+    def nudge(self) -> None:
+        """The time has jumped (a test clock's advance): look at due work now, not later.
+
+        Wakes the timer, and the poller's wait (`until_next_poll`), so work that became due
+        in the database runs promptly instead of after the rest of a poll interval.
+        """
+        self._wake.set()
+        self._poll.set()
+
+    async def until_next_poll(self, interval: float) -> None:
+        """Wait `interval` seconds, or less if `nudge` is called meanwhile."""
+        with anyio.move_on_after(interval):
+            await self._poll.wait()
+        self._poll = anyio.Event()
 
     def _put(self, item: str) -> bool:
         try:

@@ -1,4 +1,5 @@
-"""Feeds due work from MongoDB into the channel: at startup and every poll interval.
+"""Feeds due work from MongoDB into the channel: at startup, every poll interval, and at
+once when the queue is nudged (a test clock's advance made work due).
 
 Nothing lives only in memory: an order job or a delivery whose id was dropped (full
 channel, crash, another process's expired lease, a retry scheduled by a process that
@@ -13,7 +14,6 @@ end run). The next round after the backlog drains finds what was missed.
 
 from __future__ import annotations
 
-import anyio
 import structlog
 
 from payflow.domain.jobs import JobKind
@@ -61,4 +61,4 @@ async def run_poller(
                 log.info("poller_fed", count=fed)
         except Exception as exc:
             log.warning("poller_failed", error=str(exc))
-        await anyio.sleep(interval)
+        await queue.until_next_poll(interval)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from pymongo import ASCENDING, DESCENDING, WriteConcern
 from pymongo.errors import OperationFailure
 
+from payflow.store.mongo.clock import MongoClockStore
 from payflow.store.mongo.common import JOURNALED
 from payflow.store.mongo.customers import MongoCustomerStore
 from payflow.store.mongo.deliveries import MongoDeliveryStore
@@ -63,6 +64,7 @@ class MongoStore:
             _coll(database, "payment_methods", concern), _coll(database, "installation", concern)
         )
         self.faults = MongoFaultStore(_coll(database, "faults", concern))
+        self.clock = MongoClockStore(_coll(database, "clock", concern))
 
     async def ensure_indexes(self) -> None:
         db = self.database

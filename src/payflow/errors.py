@@ -15,7 +15,8 @@ shape, so no input, however odd, reaches the client as anything but
     ├── IdempotencyKeyReused                                                        422
     ├── IdempotencyInProgress, OrderExists, OrderNotCancelable, OrderNotRefundable,
     │   RefundExceedsRemaining, DeliveryNotFinished, EndpointBuiltIn,
-    │   EndpointLimitReached                                                        409
+    │   EndpointLimitReached, BalanceInsufficient, PaymentMethodDuplicated,
+    │   PaymentMethodWasDetached, PaymentMethodAttachedElsewhere                    409
     ├── RateLimited                                                                 429
     └── Unavailable (service-unavailable)                                           503
 """
@@ -179,6 +180,41 @@ class EndpointBuiltIn(PayflowError):
 class EndpointLimitReached(PayflowError):
     slug, status, problem_title = "endpoint-limit-reached", 409, "Too many webhook endpoints"
     description = "Delete a webhook endpoint first ([webhooks] max_endpoints)."
+
+
+class BalanceInsufficient(PayflowError):
+    slug, status, problem_title = "insufficient-balance", 409, "Insufficient balance"
+    description = "The debit is more than the customer's available balance in that currency."
+
+
+class PaymentMethodDuplicated(PayflowError):
+    slug, status, problem_title = (
+        "payment-method-duplicate",
+        409,
+        "The customer already has this card",
+    )
+    description = (
+        "A card with the same fingerprint is attached to the customer already; "
+        "`existingPaymentMethod` names it."
+    )
+
+
+class PaymentMethodWasDetached(PayflowError):
+    slug, status, problem_title = (
+        "payment-method-detached",
+        409,
+        "The payment method was detached",
+    )
+    description = "A detached payment method can be neither used nor attached again."
+
+
+class PaymentMethodAttachedElsewhere(PayflowError):
+    slug, status, problem_title = (
+        "payment-method-attached",
+        409,
+        "The payment method belongs to another customer",
+    )
+    description = "The payment method is attached to another customer; detach it there first."
 
 
 class NotFound(PayflowError):

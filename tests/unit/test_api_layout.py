@@ -24,7 +24,16 @@ RESOURCES = sorted(info.name for info in pkgutil.iter_modules(payflow.api.__path
 
 
 def test_every_resource_is_a_package() -> None:
-    assert RESOURCES == ["endpoints", "events", "health", "orders", "refunds", "webhooks"]
+    assert RESOURCES == [
+        "customers",
+        "endpoints",
+        "events",
+        "health",
+        "orders",
+        "payment_methods",
+        "refunds",
+        "webhooks",
+    ]
 
 
 @pytest.mark.parametrize("name", RESOURCES)

@@ -2,8 +2,8 @@
 
 A controller declares the names it uses (`dependencies = provide("orders", "queue")`),
 and its handlers take them by name with the matching type below (`orders: Orders`), so
-no handler holds the whole `Runtime`. `find_order` is the one place an order that is
-missing (or another client's) becomes the `not-found` problem.
+no handler holds the whole `Runtime`. `find_order` (`find_customer`) is the one place an
+order (a customer) that is missing or another client's becomes the `not-found` problem.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from litestar.params import SkipValidationMarker
 
 from payflow.api.idempotent import IdempotentPost, provide_idempotent_post
 from payflow.config import Settings
+from payflow.domain.customers import Customer
 from payflow.domain.endpoints import EndpointRegistry
 from payflow.domain.jobs import WorkScheduler
 from payflow.domain.orders import Order
@@ -25,13 +26,16 @@ from payflow.errors import NotFound
 from payflow.lifespan import Runtime, RuntimeDep
 from payflow.metrics import Metrics
 from payflow.store.base import (
+    CustomerStore,
     DeliveryStore,
     EndpointStore,
     EventStore,
     OrderStore,
+    PaymentMethodStore,
     PaymentStore,
     RefundStore,
     Store,
+    WalletStore,
 )
 
 T = TypeVar("T")
@@ -55,6 +59,9 @@ DataScope = Injected[str | None]
 ProcessingDelay = Injected[timedelta]
 WorkerAlive = Injected[bool]
 Post = Injected[IdempotentPost]
+Customers = Injected[CustomerStore]
+Wallets = Injected[WalletStore]
+PaymentMethods = Injected[PaymentMethodStore]
 
 
 def _data_scope(request: Request[Any, Any, Any], runtime: RuntimeDep) -> str | None:
@@ -88,6 +95,9 @@ _PROVIDERS: dict[str, Callable[..., Any]] = {
     "worker_alive": _part(lambda runtime: runtime.worker_alive),
     "data_scope": _data_scope,
     "post": provide_idempotent_post,
+    "customers": _part(lambda runtime: runtime.store.customers),
+    "wallets": _part(lambda runtime: runtime.store.wallets),
+    "payment_methods": _part(lambda runtime: runtime.store.payment_methods),
 }
 
 
@@ -102,3 +112,13 @@ async def find_order(orders: OrderStore, order_number: str, data_scope: str | No
     if order is None:
         raise NotFound(f"No order with orderNumber {order_number!r}.")
     return order
+
+
+async def find_customer(
+    customers: CustomerStore, customer_id: str, data_scope: str | None
+) -> Customer:
+    """The customer this client may see, or the `not-found` problem."""
+    customer = await customers.get(customer_id, data_scope)
+    if customer is None:
+        raise NotFound(f"No customer with id {customer_id!r}.")
+    return customer

@@ -108,17 +108,22 @@ def provide(*names: str) -> dict[str, Provide]:
 
 async def find_order(orders: OrderStore, order_number: str, data_scope: str | None) -> Order:
     """The order this client may see, or the `not-found` problem."""
-    order = await orders.get(order_number, data_scope)
-    if order is None:
-        raise NotFound(f"No order with orderNumber {order_number!r}.")
-    return order
+    return found(
+        await orders.get(order_number, data_scope), f"No order with orderNumber {order_number!r}."
+    )
 
 
 async def find_customer(
     customers: CustomerStore, customer_id: str, data_scope: str | None
 ) -> Customer:
     """The customer this client may see, or the `not-found` problem."""
-    customer = await customers.get(customer_id, data_scope)
-    if customer is None:
-        raise NotFound(f"No customer with id {customer_id!r}.")
-    return customer
+    return found(
+        await customers.get(customer_id, data_scope), f"No customer with id {customer_id!r}."
+    )
+
+
+def found(value: T | None, missing: str) -> T:
+    """`value`, or the `not-found` problem that says what is `missing`."""
+    if value is None:
+        raise NotFound(missing)
+    return value

@@ -16,6 +16,8 @@ read + claim, update, read, store. A replay is the reads and the claim.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import structlog
@@ -30,6 +32,7 @@ from payflow.api.dependencies import (
     PaymentMethods,
     Post,
     find_customer,
+    found,
     provide,
 )
 from payflow.api.idempotent import idempotent_problems, stored_json
@@ -76,26 +79,34 @@ ROUTE = "/api/payment-methods"
 log = structlog.get_logger(__name__)
 
 
-def duplicated(exc: PaymentMethodDuplicate) -> PaymentMethodDuplicated:
-    return PaymentMethodDuplicated(
-        f"The customer already has this card, as {exc.existing}.",
-        extra={"existingPaymentMethod": exc.existing},
-    )
-
-
-def detached(method_id: str) -> PaymentMethodWasDetached:
-    return PaymentMethodWasDetached(
-        f"Payment method {method_id!r} was detached; it can be neither used nor attached again."
-    )
+@contextmanager
+def method_problems(method_id: str) -> Iterator[None]:
+    """The store's refusals of a payment method, as the problems a client sees."""
+    try:
+        yield
+    except PaymentMethodNotFound:
+        raise NotFound(f"No payment method with id {method_id!r}.") from None
+    except PaymentMethodDetached:
+        raise PaymentMethodWasDetached(
+            f"Payment method {method_id!r} was detached; it can be neither used nor attached again."
+        ) from None
+    except PaymentMethodAttached as exc:
+        raise PaymentMethodAttachedElsewhere(
+            f"Payment method {method_id!r} is attached to another customer, {exc.customer}; "
+            "detach it first."
+        ) from None
+    except PaymentMethodDuplicate as exc:
+        raise PaymentMethodDuplicated(
+            f"The customer already has this card, as {exc.existing}.",
+            extra={"existingPaymentMethod": exc.existing},
+        ) from None
 
 
 async def find_payment_method(
     payment_methods: PaymentMethodStore, method_id: str, data_scope: str | None
 ) -> SavedPaymentMethod:
     method = await payment_methods.get(method_id, data_scope)
-    if method is None:
-        raise NotFound(f"No payment method with id {method_id!r}.")
-    return method
+    return found(method, f"No payment method with id {method_id!r}.")
 
 
 class PaymentMethodsController(Controller):
@@ -151,10 +162,8 @@ class PaymentMethodsController(Controller):
                 billing_details=billing,
                 scope=claim.record.scope,
             )
-            try:
+            with method_problems(method.id):
                 stored = await payment_methods.insert(method)
-            except PaymentMethodDuplicate as exc:
-                raise duplicated(exc) from None
             log.info("payment_method_created", payment_method=stored.id, brand=card.brand)
             return stored_json(201, payment_method_out(stored), f"{ROUTE}/{stored.id}")
 
@@ -211,19 +220,8 @@ class PaymentMethodsController(Controller):
         customer = await find_customer(customers, request.customer, data_scope)
 
         async def attach(_: idempotency.Claim) -> StoredResponse:
-            try:
+            with method_problems(method_id):
                 method = await payment_methods.attach(method_id, customer.id, post.now, data_scope)
-            except PaymentMethodNotFound:
-                raise NotFound(f"No payment method with id {method_id!r}.") from None
-            except PaymentMethodDetached:
-                raise detached(method_id) from None
-            except PaymentMethodAttached as exc:
-                raise PaymentMethodAttachedElsewhere(
-                    f"Payment method {method_id!r} is attached to another customer, "
-                    f"{exc.customer}; detach it first."
-                ) from None
-            except PaymentMethodDuplicate as exc:
-                raise duplicated(exc) from None
             log.info("payment_method_attached", payment_method=method_id, customer_id=customer.id)
             return stored_json(200, payment_method_out(method))
 
@@ -261,12 +259,8 @@ class PaymentMethodsController(Controller):
         await find_payment_method(payment_methods, method_id, data_scope)
 
         async def detach(_: idempotency.Claim) -> StoredResponse:
-            try:
+            with method_problems(method_id):
                 method = await payment_methods.detach(method_id, post.now, data_scope)
-            except PaymentMethodNotFound:
-                raise NotFound(f"No payment method with id {method_id!r}.") from None
-            except PaymentMethodDetached:
-                raise detached(method_id) from None
             log.info("payment_method_detached", payment_method=method_id)
             return stored_json(200, payment_method_out(method))
 

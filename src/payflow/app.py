@@ -14,12 +14,17 @@ from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetail
 
 from payflow import __version__, swagger
 from payflow.api import access
+from payflow.api.customers import BalanceTransactionsController, CustomersController
 from payflow.api.endpoints import WebhookEndpointsController
 from payflow.api.events import DeliveriesController, EventsController
 from payflow.api.faults import FaultRulesController
 from payflow.api.health import HealthController
 from payflow.api.openapi import DecimalAsNumber
 from payflow.api.orders import OrdersController
+from payflow.api.payment_methods import (
+    CustomerPaymentMethodsController,
+    PaymentMethodsController,
+)
 from payflow.api.refunds import RefundsController
 from payflow.api.request_log import RequestLog
 from payflow.api.responses import ExactJSON
@@ -60,6 +65,10 @@ def create_app(settings: Settings | None = None, overrides: Overrides | None = N
             WebhooksController,
             HealthController,
             TestClockController,
+            CustomersController,
+            BalanceTransactionsController,
+            PaymentMethodsController,
+            CustomerPaymentMethodsController,
             problem_doc,
             *DASHBOARD_ROUTES,
             swagger.assets_router(),

@@ -15,7 +15,9 @@ shape, so no input, however odd, reaches the client as anything but
     ├── IdempotencyKeyReused                                                        422
     ├── IdempotencyInProgress, OrderExists, OrderNotCancelable, OrderNotRefundable,
     │   RefundExceedsRemaining, DeliveryNotFinished, EndpointBuiltIn,
-    │   EndpointLimitReached, FaultRuleLimitReached                                 409
+    │   EndpointLimitReached, FaultRuleLimitReached, BalanceInsufficient,
+    │   PaymentMethodDuplicated, PaymentMethodWasDetached,
+    │   PaymentMethodAttachedElsewhere                                              409
     ├── RateLimited                                                                 429
     ├── FaultInjected (500, or 503 for `error-503`)
     └── Unavailable (service-unavailable)                                           503
@@ -193,6 +195,41 @@ class FaultInjected(PayflowError):
 
     slug, status, problem_title = "fault-injected", 500, "Fault injected on request"
     description = "The request asked for this failure (Payflow-Fault, or a fault rule)."
+
+
+class BalanceInsufficient(PayflowError):
+    slug, status, problem_title = "insufficient-balance", 409, "Insufficient balance"
+    description = "The debit is more than the customer's available balance in that currency."
+
+
+class PaymentMethodDuplicated(PayflowError):
+    slug, status, problem_title = (
+        "payment-method-duplicate",
+        409,
+        "The customer already has this card",
+    )
+    description = (
+        "A card with the same fingerprint is attached to the customer already; "
+        "`existingPaymentMethod` names it."
+    )
+
+
+class PaymentMethodWasDetached(PayflowError):
+    slug, status, problem_title = (
+        "payment-method-detached",
+        409,
+        "The payment method was detached",
+    )
+    description = "A detached payment method can be neither used nor attached again."
+
+
+class PaymentMethodAttachedElsewhere(PayflowError):
+    slug, status, problem_title = (
+        "payment-method-attached",
+        409,
+        "The payment method belongs to another customer",
+    )
+    description = "The payment method is attached to another customer; detach it there first."
 
 
 class NotFound(PayflowError):

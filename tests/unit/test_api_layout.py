@@ -25,11 +25,13 @@ RESOURCES = sorted(info.name for info in pkgutil.iter_modules(payflow.api.__path
 
 def test_every_resource_is_a_package() -> None:
     assert RESOURCES == [
+        "customers",
         "endpoints",
         "events",
         "faults",
         "health",
         "orders",
+        "payment_methods",
         "refunds",
         "test_clock",
         "webhooks",

@@ -28,7 +28,18 @@ from tests.support import FakeClock, make_settings
 
 API = "http://payflow.test"
 BODY = b'{"id":"evt_1","type":"payment.succeeded","data":{"orderNumber":"A-1","amount":1}}'
-COMMANDS = ["serve", "sign", "verify", "trigger", "listen", "orders", "events", "faults", "clock"]
+COMMANDS = [
+    "serve",
+    "sign",
+    "verify",
+    "trigger",
+    "listen",
+    "orders",
+    "events",
+    "customers",
+    "faults",
+    "clock",
+]
 
 
 class Ran(NamedTuple):
@@ -69,8 +80,8 @@ def body_file(tmp_path: Path) -> Path:
 def test_help_lists_every_command() -> None:
     code, out, _ = run("--help")
     assert code == 0
-    for command in COMMANDS:
-        assert f"    {command} " in out
+    for command in COMMANDS:  # a long name has its help on the next line
+        assert f"    {command} " in out or f"    {command}\n" in out
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -280,6 +291,61 @@ def test_orders_and_events_print_tables(payflow: TestClient[Any]) -> None:
     header, row = out.splitlines()
     assert header.split() == ["EVENT", "TYPE", "ORDER", "AMOUNT", "CREATED"]
     assert row.split()[1:5] == ["payment.succeeded", "T-3", "149.99", "USD"]
+
+
+# customers: against an in-process payflow
+
+
+def test_customers_create_show_and_list_print_the_wallet(payflow: TestClient[Any]) -> None:
+    assert run("customers", "--api", API, http=payflow)[:2] == (0, "(none)\n")
+    args = ["--name", "Jenny", "--balance", "usd=100", "--balance", "JPY=500"]
+    code, out, _ = run("customers", "create", *args, "--api", API, http=payflow)
+    assert code == 0, out
+    first, *rest = out.splitlines()
+    assert first.startswith("Customer cus_")
+    assert first.endswith(" created")
+    customer = first.split()[1]
+    assert "  name   Jenny" in rest
+    assert [line.split() for line in rest[3:]] == [
+        ["CURRENCY", "AVAILABLE", "RESERVED"],
+        ["JPY", "500", "0"],
+        ["USD", "100.00", "0.00"],
+    ]
+    code, out, _ = run("customers", "show", customer, "--api", API, http=payflow)
+    assert code == 0
+    lines = out.splitlines()
+    assert ["USD", "100.00", "0.00"] in [line.split() for line in lines]
+    entries = [line.split() for line in lines if line.startswith("cbtx_")]
+    assert sorted(e[1:4] for e in entries) == [
+        ["adjustment", "100.00", "USD"],
+        ["adjustment", "500", "JPY"],
+    ]
+    code, out, _ = run("customers", "--api", API, http=payflow)
+    assert code == 0
+    header, row = out.splitlines()
+    assert header.split() == ["CUSTOMER", "NAME", "EMAIL", "BALANCES", "CREATED"]
+    assert row.split()[:7] == [customer, "Jenny", "-", "500", "JPY,", "100.00", "USD"]
+
+
+def test_customers_show_of_an_unknown_customer_says_so(payflow: TestClient[Any]) -> None:
+    code, out, err = run("customers", "show", "cus_missing", "--api", API, http=payflow)
+    assert code == 1
+    assert out == ""
+    assert "✗ GET /api/customers/cus_missing: 404 Not found: No customer" in err
+
+
+def test_customers_create_refuses_a_balance_that_is_not_currency_equals_amount() -> None:
+    code, out, err = run("customers", "create", "--balance", "USD100")
+    assert code == 2
+    assert out == ""
+    assert "--balance 'USD100' is not CURRENCY=AMOUNT" in err
+
+
+def test_customers_create_reports_a_problem_from_the_api(payflow: TestClient[Any]) -> None:
+    args = ["create", "--balance", "USD=1.001", "--api", API]
+    code, _, err = run("customers", *args, http=payflow)
+    assert code == 1
+    assert "✗ POST /api/customers: 400 Your request is not valid: balances.USD:" in err
 
 
 # listen: against a scripted API

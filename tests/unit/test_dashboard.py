@@ -128,7 +128,14 @@ async def test_a_malformed_order_number_is_a_validation_problem(client: Client) 
 
 
 @pytest.mark.parametrize(
-    "path", ["/dashboard", "/dashboard/", "/dashboard/events", "/dashboard/endpoints"]
+    "path",
+    [
+        "/dashboard",
+        "/dashboard/",
+        "/dashboard/events",
+        "/dashboard/endpoints",
+        "/dashboard/customers",
+    ],
 )
 async def test_pages_are_html_that_loads_nothing_from_elsewhere(client: Client, path: str) -> None:
     response = await client.get(path)

@@ -2,8 +2,8 @@
 
 A controller declares the names it uses (`dependencies = provide("orders", "queue")`),
 and its handlers take them by name with the matching type below (`orders: Orders`), so
-no handler holds the whole `Runtime`. `find_order` is the one place an order that is
-missing (or another client's) becomes the `not-found` problem.
+no handler holds the whole `Runtime`. `find_order` (`find_customer`) is the one place an
+order (a customer) that is missing or another client's becomes the `not-found` problem.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from litestar.params import SkipValidationMarker
 
 from payflow.api.idempotent import IdempotentPost, provide_idempotent_post
 from payflow.config import Settings
+from payflow.domain.customers import Customer
 from payflow.domain.endpoints import EndpointRegistry
 from payflow.domain.jobs import WorkScheduler
 from payflow.domain.orders import Order
@@ -27,14 +28,17 @@ from payflow.faults.middleware import cached_rules
 from payflow.lifespan import Runtime, RuntimeDep
 from payflow.metrics import Metrics
 from payflow.store.base import (
+    CustomerStore,
     DeliveryStore,
     EndpointStore,
     EventStore,
     FaultStore,
     OrderStore,
+    PaymentMethodStore,
     PaymentStore,
     RefundStore,
     Store,
+    WalletStore,
 )
 from payflow.testclock import TestClock
 
@@ -62,6 +66,9 @@ ProcessingDelay = Injected[timedelta]
 WorkerAlive = Injected[bool]
 Post = Injected[IdempotentPost]
 TestClockDep = Injected[TestClock | None]  # None unless `[clock] mode = "test"`
+Customers = Injected[CustomerStore]
+Wallets = Injected[WalletStore]
+PaymentMethods = Injected[PaymentMethodStore]
 
 
 def _data_scope(request: Request[Any, Any, Any], runtime: RuntimeDep) -> str | None:
@@ -103,6 +110,9 @@ _PROVIDERS: dict[str, Callable[..., Any]] = {
     "fault_cache": _fault_cache,
     "post": provide_idempotent_post,
     "test_clock": _part(lambda runtime: runtime.test_clock),
+    "customers": _part(lambda runtime: runtime.store.customers),
+    "wallets": _part(lambda runtime: runtime.store.wallets),
+    "payment_methods": _part(lambda runtime: runtime.store.payment_methods),
 }
 
 
@@ -113,7 +123,22 @@ def provide(*names: str) -> dict[str, Provide]:
 
 async def find_order(orders: OrderStore, order_number: str, data_scope: str | None) -> Order:
     """The order this client may see, or the `not-found` problem."""
-    order = await orders.get(order_number, data_scope)
-    if order is None:
-        raise NotFound(f"No order with orderNumber {order_number!r}.")
-    return order
+    return found(
+        await orders.get(order_number, data_scope), f"No order with orderNumber {order_number!r}."
+    )
+
+
+async def find_customer(
+    customers: CustomerStore, customer_id: str, data_scope: str | None
+) -> Customer:
+    """The customer this client may see, or the `not-found` problem."""
+    return found(
+        await customers.get(customer_id, data_scope), f"No customer with id {customer_id!r}."
+    )
+
+
+def found(value: T | None, missing: str) -> T:
+    """`value`, or the `not-found` problem that says what is `missing`."""
+    if value is None:
+        raise NotFound(missing)
+    return value

@@ -82,9 +82,9 @@ class IdempotentPost:
     metrics: Metrics
 
     async def json_object(self, *, optional: bool = False) -> dict[str, Any]:
-        """The body as a JSON object, numbers exact; `optional`: no body reads as `{}`."""
+        """The body as a JSON object, numbers exact; `optional`: an empty body reads as `{}`."""
         raw = await self.request.body()
-        if optional and not raw.strip():
+        if optional and not raw:  # only no bytes at all: whitespace is not JSON
             return {}
         return decode_json_object(raw)
 

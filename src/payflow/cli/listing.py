@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from payflow.cli.client import ApiError, add_api_options, open_api
-from payflow.cli.output import error, render, text
+from payflow.cli.output import error, print_table, text
 
 
 def add_commands(commands: Any) -> None:
@@ -14,7 +14,7 @@ def add_commands(commands: Any) -> None:
         "orders", help="list recent orders", description="List recent orders, newest first."
     )
     orders.add_argument("--status", help="only this status (Pending, Paid, Failed, …)")
-    _limit(orders)
+    add_limit(orders)
     add_api_options(orders)
     orders.set_defaults(handler=run_orders)
 
@@ -25,12 +25,12 @@ def add_commands(commands: Any) -> None:
     )
     events.add_argument("--type", dest="event_type", help="only this event type")
     events.add_argument("--order", dest="order_number", help="only this order's events")
-    _limit(events)
+    add_limit(events)
     add_api_options(events)
     events.set_defaults(handler=run_events)
 
 
-def _limit(parser: argparse.ArgumentParser) -> None:
+def add_limit(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--limit", type=int, default=20, help="how many, at most 500 (default: %(default)s)"
     )
@@ -54,7 +54,7 @@ def run_orders(args: argparse.Namespace) -> int:
         ]
         for o in orders
     ]
-    _print_table(["ORDER", "STATUS", "AMOUNT", "PAYMENT METHOD", "FAILURE", "CREATED"], rows)
+    print_table(["ORDER", "STATUS", "AMOUNT", "PAYMENT METHOD", "FAILURE", "CREATED"], rows)
     return 0
 
 
@@ -68,7 +68,7 @@ def run_events(args: argparse.Namespace) -> int:
         error(str(exc))
         return 1
     rows = [_event_row(e) for e in events]
-    _print_table(["EVENT", "TYPE", "ORDER", "AMOUNT", "CREATED"], rows)
+    print_table(["EVENT", "TYPE", "ORDER", "AMOUNT", "CREATED"], rows)
     return 0
 
 
@@ -82,10 +82,3 @@ def _event_row(event: dict[str, Any]) -> list[str]:
         amount,
         text(event.get("createdAt")),
     ]
-
-
-def _print_table(headers: list[str], rows: list[list[str]]) -> None:
-    if not rows:
-        print("(none)")
-        return
-    print(render(headers, rows))

@@ -17,6 +17,11 @@ def render(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     )
 
 
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """A table on stdout, or `(none)` when there are no rows."""
+    print(render(headers, rows) if rows else "(none)")
+
+
 def text(value: object) -> str:
     """How a JSON value reads in a cell: `-` for null."""
     return "-" if value is None else str(value)

@@ -35,14 +35,11 @@ class View:
     href: str
 
 
-# EXTENSION POINT (customers and wallets, DESIGN §7): add
-#   View("customers", "Customers", f"{PREFIX}/customers")
-# here, a `customers.html` template, a handler below like `events_page`, and a
-# `views.customers` function in static/dashboard.js that reads `/api/customers`.
 VIEWS: tuple[View, ...] = (
     View("orders", "Orders", PREFIX),
     View("events", "Events", f"{PREFIX}/events"),
     View("endpoints", "Webhook endpoints", f"{PREFIX}/endpoints"),
+    View("customers", "Customers", f"{PREFIX}/customers"),
 )
 
 _templates = Environment(
@@ -85,4 +82,10 @@ def endpoints_page() -> Response[str]:
     return render("endpoints.html", "endpoints", title="Webhook endpoints")
 
 
-PAGES = [orders_page, order_page, events_page, endpoints_page]
+@get(f"{PREFIX}/customers", include_in_schema=False, sync_to_thread=False)
+def customers_page() -> Response[str]:
+    """Customers with their wallets; one customer's ledger, with a credit/debit form."""
+    return render("customers.html", "customers", title="Customers")
+
+
+PAGES = [orders_page, order_page, events_page, endpoints_page, customers_page]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,6 +14,12 @@ from payflow.ids import token
 def new_customer_id() -> str:
     """`cus_` + 24 hex digits, Stripe's prefix."""
     return f"cus_{token(96)}"
+
+
+def derive_customer_id(seed: str) -> str:
+    """`cus_` + 24 hex digits derived from `seed` (the create's idempotency claim): a
+    retry that takes over a create which died half-way finds that customer."""
+    return f"cus_{hashlib.sha256(seed.encode()).hexdigest()[:24]}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,6 +57,24 @@ def parse_amount(value: object, currency: str) -> Decimal:
     return exact
 
 
+def parse_currency(raw: str) -> str:
+    """A supported ISO 4217 code in any letter case (`usd` is Stripe's), upper case."""
+    code = raw.upper()
+    exponent(code)
+    return code
+
+
+def parse_signed_amount(value: object, currency: str) -> Decimal:
+    """A credit (> 0) or a debit (< 0) in `currency`: its size checked as `parse_amount`
+    checks an amount, its sign kept; zero moves nothing and is refused."""
+    if isinstance(value, int | Decimal) and not isinstance(value, bool):
+        if value < 0:
+            return -parse_amount(-value, currency)
+        if value == 0:
+            raise MoneyError("amount must not be 0 (positive credits, negative debits)")
+    return parse_amount(value, currency)
+
+
 def quantize(amount: Decimal, currency: str) -> Decimal:
     """`amount` with exactly the currency's minor digits (75 → 75.00 in USD)."""
     return amount.quantize(Decimal(1).scaleb(-exponent(currency)))

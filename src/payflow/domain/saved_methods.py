@@ -6,6 +6,7 @@ and detached for good: a detached method is never used or attached again.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +20,12 @@ CARD = "card"
 def new_payment_method_id() -> str:
     """`pm_` + 24 hex digits; never one of the test names (`pm_card_…`), which have letters."""
     return f"pm_{token(96)}"
+
+
+def derive_payment_method_id(seed: str) -> str:
+    """`pm_` + 24 hex digits derived from `seed` (the create's idempotency claim), so a
+    retry that takes over a create which died half-way finds that method."""
+    return f"pm_{hashlib.sha256(seed.encode()).hexdigest()[:24]}"
 
 
 @dataclass(frozen=True, slots=True)

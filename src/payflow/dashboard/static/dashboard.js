@@ -291,6 +291,18 @@
     await api("POST", `/api/deliveries/${enc(delivery.id)}/redeliver`, { idempotent: true });
   }
 
+  /** `load`, once for a burst of calls: several orders may change at once. */
+  function batched(load, ms = 300) {
+    let pending = null;
+    return () => {
+      if (pending) return;
+      pending = setTimeout(() => {
+        pending = null;
+        guarded(load)();
+      }, ms);
+    };
+  }
+
   /** Calls `load` again after a pause while `unsettled()` says something is still moving. */
   function refresher(load, unsettled, ms = 1500) {
     let timer = null;
@@ -497,7 +509,6 @@
 
   views.events = () => {
     const type = $("#event-type");
-    let pending = null;
 
     async function load() {
       const list = await api("GET", `/api/events?limit=50${type.value ? `&type=${enc(type.value)}` : ""}`);
@@ -510,15 +521,7 @@
       $("#events-empty").hidden = list.length > 0;
     }
 
-    // Several orders may change at once: one reload for a burst of changes.
-    function soon() {
-      if (pending) return;
-      pending = setTimeout(() => {
-        pending = null;
-        guarded(load)();
-      }, 300);
-    }
-
+    const soon = batched(load);
     type.addEventListener("change", guarded(load));
     listen("/api/dashboard/changes", load, soon);
   };
@@ -617,6 +620,113 @@
       await load();
       if (shown) await showDeliveries(shown);
     }, () => shown && showDeliveries(shown));
+  };
+
+  /** A typed amount as JSON: the digits as typed (never through a float), else a string
+   *  so that payflow's validation explains what is wrong with it. */
+  function typedAmount(text, signed = false) {
+    const number = signed ? /^-?\d+(\.\d+)?$/ : /^\d+(\.\d+)?$/;
+    return number.test(text) ? text : JSON.stringify(text);
+  }
+
+  views.customers = () => {
+    const tbody = $("#customers tbody");
+    let shown = null; // the customer whose ledger is open
+
+    const balances = (customer, part) =>
+      customer.balances.length
+        ? customer.balances.map((b) => el("div", {}, money(b[part], b.currency)))
+        : "—";
+
+    async function load() {
+      const list = await api("GET", "/api/customers?limit=50");
+      tbody.replaceChildren(
+        ...list.map((c) =>
+          el(
+            "tr",
+            { "data-customer": c.id },
+            el("th", { scope: "row" }, el("button", { type: "button", class: "link", onclick: guarded(() => showLedger(c.id)) },
+              el("code", {}, c.id))),
+            el("td", {}, c.name || "—"),
+            el("td", { class: "optional" }, c.email || "—"),
+            el("td", { class: "num available" }, balances(c, "available")),
+            el("td", { class: "num reserved" }, balances(c, "reserved")),
+            el("td", { class: "optional" }, when(c.createdAt)),
+          ),
+        ),
+      );
+      $("#customers-empty").hidden = list.length > 0;
+      if (shown) await showLedger(shown);
+    }
+
+    async function showLedger(id) {
+      shown = id;
+      const [customer, entries] = await Promise.all([
+        api("GET", `/api/customers/${enc(id)}`),
+        api("GET", `/api/customers/${enc(id)}/balance-transactions?limit=50`),
+      ]);
+      $("#ledger-title").textContent = `Ledger of ${customer.name || customer.id}`;
+      $("#ledger tbody").replaceChildren(
+        ...entries.map((e) =>
+          el(
+            "tr",
+            { "data-entry": e.id },
+            el("th", { scope: "row" }, el("code", {}, e.id)),
+            el("td", {}, e.type),
+            el("td", { class: "num" }, money(e.amount, e.currency)),
+            el("td", {}, e.orderNumber ? orderLink(e.orderNumber) : "—"),
+            el("td", { class: "num" }, money(e.available, e.currency)),
+            el("td", { class: "num" }, money(e.reserved, e.currency)),
+            el("td", { class: "optional" }, when(e.createdAt)),
+          ),
+        ),
+      );
+      $("#ledger-empty").hidden = entries.length > 0;
+      $("#ledger-section").hidden = false;
+    }
+
+    $("#new-customer").addEventListener(
+      "submit",
+      guarded(async (event) => {
+        event.preventDefault();
+        hideProblem();
+        const form = event.target;
+        const fields = [];
+        if (form.name.value.trim()) fields.push(`"name":${JSON.stringify(form.name.value.trim())}`);
+        if (form.email.value.trim()) fields.push(`"email":${JSON.stringify(form.email.value.trim())}`);
+        const amount = form.amount.value.trim();
+        if (amount) fields.push(`"balances":{${JSON.stringify(form.currency.value.trim())}:${typedAmount(amount)}}`);
+        const customer = await api("POST", "/api/customers", { body: `{${fields.join(",")}}`, idempotent: true });
+        setStatus("#customer-result", "Created ", el("code", {}, customer.id), ".");
+        form.reset();
+        form.currency.value = "USD";
+        shown = customer.id;
+        await load();
+      }),
+    );
+    $("#adjust").addEventListener(
+      "submit",
+      guarded(async (event) => {
+        event.preventDefault();
+        hideProblem();
+        const form = event.target;
+        const fields = [
+          `"amount":${typedAmount(form.amount.value.trim(), true)}`,
+          `"currency":${JSON.stringify(form.currency.value.trim())}`,
+        ];
+        if (form.description.value.trim()) fields.push(`"description":${JSON.stringify(form.description.value.trim())}`);
+        const entry = await api("POST", `/api/customers/${enc(shown)}/balance-transactions`, {
+          body: `{${fields.join(",")}}`,
+          idempotent: true,
+        });
+        setStatus("#adjust-result", `Available now ${money(entry.available, entry.currency)}.`);
+        form.amount.value = "";
+        form.description.value = "";
+        await load();
+      }),
+    );
+    // Wallet-paid orders move balances: reload on the orders' changes.
+    listen("/api/dashboard/changes", load, batched(load));
   };
 
   document.addEventListener("DOMContentLoaded", () => {

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
 import anyio
@@ -111,7 +112,9 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     overrides: Overrides = app.state.overrides
     async with contextlib.AsyncExitStack() as stack:
-        database, uri = await stack.enter_async_context(_database(settings, overrides))
+        database, uri = await stack.enter_async_context(
+            _database(settings, overrides, partial(_give_up, app))
+        )
         store = MongoStore(database, journaled=overrides.journaled)
         await store.ensure_indexes()
         transport = overrides.http_transport
@@ -146,7 +149,9 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
 
 
 @contextlib.asynccontextmanager
-async def _database(settings: Settings, overrides: Overrides) -> AsyncIterator[tuple[Any, str]]:
+async def _database(
+    settings: Settings, overrides: Overrides, give_up: Callable[[str], None]
+) -> AsyncIterator[tuple[Any, str]]:
     if overrides.database is not None:
         yield overrides.database, ""
         return
@@ -155,20 +160,31 @@ async def _database(settings: Settings, overrides: Overrides) -> AsyncIterator[t
     async with contextlib.AsyncExitStack() as stack:
         uri = settings.mongo.uri
         if not uri:
-            from payflow.database_process import run_embedded
+            from payflow.database_process import run_supervised
 
-            server = await stack.enter_async_context(
-                run_embedded(
+            # Restarted on the same port when it dies, so this URI stays right (§8).
+            supervisor = await stack.enter_async_context(
+                run_supervised(
                     settings.embedded.data_dir,
+                    give_up,
                     port=settings.embedded.port,
                     startup_timeout=settings.embedded.startup_timeout_seconds,
                 )
             )
-            uri = server.uri
+            uri = supervisor.server.uri
         client = open_client(uri)
         stack.callback(client.close)
         await client.admin.command("ping")
         yield client[settings.mongo.database], uri
+
+
+def _give_up(app: Litestar, reason: str) -> None:
+    """The embedded database will not come back: say why, and have the server stop.
+
+    `serving` sees ``app.state.fatal`` on its next tick, shuts down as for SIGTERM, and
+    the process exits non-zero (`FATAL_EXIT_CODE`)."""
+    print(f"payflow: stopping: {reason}", file=sys.stderr, flush=True)
+    app.state.fatal = reason
 
 
 def default_endpoint(settings: Settings) -> Endpoint:

@@ -99,19 +99,43 @@ async def run_embedded(
     Start-up waits in the event loop (each probe runs in a worker thread), so it can
     be cancelled; a half-started server is killed.
     """
+    server = await start_async(
+        storage_path,
+        host=host,
+        port=port,
+        startup_timeout=startup_timeout,
+        extra_args=extra_args,
+    )
+    try:
+        yield server
+    finally:
+        await stop_async(server)
+
+
+async def start_async(
+    storage_path: str | os.PathLike[str],
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    startup_timeout: float = 20.0,
+    extra_args: Sequence[str] = (),
+) -> EmbeddedServer:
+    """`start` waiting in the event loop (each probe in a worker thread): cancellable, and a
+    half-started server is killed. The caller must `stop_async` (or `stop`) the server."""
     launch = Launch(storage_path, host, port, startup_timeout, extra_args)
     try:
-        launch.spawn()
+        launch.spawn()  # in the caller's thread: see launch.py, "Dying with payflow"
         while True:
             server = launch.step(await anyio.to_thread.run_sync(launch.probe))
             if server is not None:
-                break
+                return server
             await anyio.sleep(POLL_SECONDS)
     except BaseException:
         launch.abort()
         raise
-    try:
-        yield server
-    finally:
-        with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(stop, server)
+
+
+async def stop_async(server: EmbeddedServer) -> None:
+    """`stop` from the event loop; shielded, so a cancelled caller still stops its server."""
+    with anyio.CancelScope(shield=True):
+        await anyio.to_thread.run_sync(stop, server)

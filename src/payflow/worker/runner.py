@@ -13,6 +13,7 @@ from typing import Any
 import anyio
 import structlog
 
+from payflow.store.base import StoreUnavailable
 from payflow.worker.channel import WorkQueue
 from payflow.worker.poller import run_poller
 from payflow.worker.processor import Processor
@@ -110,9 +111,16 @@ class Worker:
         p = self.processor
         with anyio.CancelScope(shield=True), anyio.move_on_after(5):
             now = p.clock()
-            orders = await p.store.orders.release_leases(p.owner, now)
-            refunds = await p.store.refunds.release_leases(p.owner, now)
-            deliveries = await p.store.deliveries.release_leases(p.owner, now)
+            try:
+                orders = await p.store.orders.release_leases(p.owner, now)
+                refunds = await p.store.refunds.release_leases(p.owner, now)
+                deliveries = await p.store.deliveries.release_leases(p.owner, now)
+            except StoreUnavailable as exc:
+                # The database is gone (the reason payflow stops, perhaps): the leases
+                # expire instead, and whoever runs next takes the work over then.
+                self._stopped = True
+                log.warning("worker_stopped_leases_kept", error=str(exc))
+                return
             self._stopped = True
             log.info(
                 "worker_stopped",

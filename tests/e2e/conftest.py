@@ -80,6 +80,20 @@ def stop(served: Served) -> int:
         raise
 
 
+def children(pid: int) -> list[int]:
+    """The child processes of `pid` (Linux): payflow's one is its embedded database."""
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = Path(f"/proc/{pid}/status")
+    return status.exists() and "\nState:\tZ" not in status.read_text()
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     instance = start(tmp_path_factory.mktemp("payflow"), free_port(), {})

@@ -52,7 +52,13 @@ class MongoStore:
 
     async def ensure_indexes(self) -> None:
         db = self.database
-        await db.orders.create_index("orderNumber", unique=True)
+        # An orderNumber is unique per scope (API key), not across them; led by the number,
+        # so a look-up by the number alone (an external webhook) uses it too. The unique
+        # index on the number alone, from before, goes once this one is there (decisions.md).
+        await db.orders.create_index(
+            [("orderNumber", ASCENDING), ("scope", ASCENDING)], unique=True
+        )
+        await _drop_index(db.orders, "orderNumber_1")
         await db.orders.create_index(
             [("processing.state", ASCENDING), ("processing.dueAt", ASCENDING)]
         )

@@ -52,12 +52,14 @@ RESTART_WINDOW_SECONDS = 60.0
 Starter = Callable[[int], Awaitable[EmbeddedServer]]
 GiveUp = Callable[[str], None]
 MonotonicClock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
 
 
 class Supervisor:
     """Watches the current server and replaces it when it dies; `run` until cancelled.
 
-    ``start`` and ``clock`` are seams: tests inject a starter that fails on purpose.
+    ``start``, ``clock`` and ``sleep`` (the backoff's) are seams: tests inject a starter
+    that fails on purpose and a clock that the backoff moves.
     """
 
     def __init__(
@@ -67,6 +69,7 @@ class Supervisor:
         give_up: GiveUp,
         *,
         clock: MonotonicClock = time.monotonic,
+        sleep: Sleep = anyio.sleep,
     ) -> None:
         self.server = server
         self.restarts = 0
@@ -74,6 +77,7 @@ class Supervisor:
         self._start = start
         self._give_up = give_up
         self._clock = clock
+        self._sleep = sleep
         self._failures: deque[float] = deque()
         self._backoff = FIRST_BACKOFF_SECONDS
         self._up_since = clock()
@@ -110,7 +114,7 @@ class Supervisor:
             self._stop(f"the in-memory embedded database (pid {pid}) died with its data")
             return
         while True:
-            await anyio.sleep(self._backoff)
+            await self._sleep(self._backoff)
             self._backoff = min(self._backoff * 2, MAX_BACKOFF_SECONDS)
             began = self._clock()
             try:

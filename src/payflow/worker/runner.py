@@ -86,6 +86,10 @@ class Worker:
             self.in_flight += 1
             try:
                 await self.processor.run(item)
+            except StoreUnavailable as exc:
+                # The database is out of reach (restarting, failing over): the job's lease
+                # runs out and the poller feeds it again once the database is back.
+                log.warning("job_deferred_database_unavailable", item=item, error=str(exc))
             except Exception:
                 log.exception("job_failed", item=item)
             finally:

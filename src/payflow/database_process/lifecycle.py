@@ -12,6 +12,7 @@ import os
 import shutil
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass
 
 import anyio
 
@@ -99,30 +100,28 @@ async def run_embedded(
     Start-up waits in the event loop (each probe runs in a worker thread), so it can
     be cancelled; a half-started server is killed.
     """
-    server = await start_async(
-        storage_path,
-        host=host,
-        port=port,
-        startup_timeout=startup_timeout,
-        extra_args=extra_args,
-    )
+    server = await start_async(ServerSpec(storage_path, host, port, startup_timeout, extra_args))
     try:
         yield server
     finally:
         await stop_async(server)
 
 
-async def start_async(
-    storage_path: str | os.PathLike[str],
-    *,
-    host: str = "127.0.0.1",
-    port: int = 0,
-    startup_timeout: float = 20.0,
-    extra_args: Sequence[str] = (),
-) -> EmbeddedServer:
+@dataclass(frozen=True)
+class ServerSpec:
+    """What `start_async` starts: `run_embedded`'s arguments, kept for a restart."""
+
+    storage_path: str | os.PathLike[str]
+    host: str
+    port: int
+    startup_timeout: float
+    extra_args: Sequence[str]
+
+
+async def start_async(spec: ServerSpec) -> EmbeddedServer:
     """`start` waiting in the event loop (each probe in a worker thread): cancellable, and a
     half-started server is killed. The caller must `stop_async` (or `stop`) the server."""
-    launch = Launch(storage_path, host, port, startup_timeout, extra_args)
+    launch = Launch(spec.storage_path, spec.host, spec.port, spec.startup_timeout, spec.extra_args)
     try:
         launch.spawn()  # in the caller's thread: see launch.py, "Dying with payflow"
         while True:

@@ -32,11 +32,12 @@ import os
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import replace
 
 import anyio
 import structlog
 
-from payflow.database_process.lifecycle import start_async, stop_async
+from payflow.database_process.lifecycle import ServerSpec, start_async, stop_async
 from payflow.database_process.server import MEMORY, EmbeddedServer, EmbeddedServerError
 
 log = structlog.get_logger(__name__)
@@ -171,14 +172,10 @@ async def run_supervised(
     are restarted on the first server's port, and ``give_up`` hears when that fails.
     """
 
+    spec = ServerSpec(storage_path, host, port, startup_timeout, extra_args)
+
     async def start(on_port: int) -> EmbeddedServer:
-        return await start_async(
-            storage_path,
-            host=host,
-            port=on_port,
-            startup_timeout=startup_timeout,
-            extra_args=extra_args,
-        )
+        return await start_async(replace(spec, port=on_port))
 
     supervisor = Supervisor(await start(port), start, give_up)
     try:

@@ -23,6 +23,7 @@ from payflow.config import DEFAULT_SECRET, Settings
 from payflow.domain.endpoints import DEFAULT_ENDPOINT_ID, Endpoint
 from payflow.idempotency import Policy
 from payflow.metrics import Metrics
+from payflow.store.base import GLOBAL_SCOPE as GLOBAL_SCOPE  # still importable from here
 from payflow.store.base import Store
 from payflow.store.mongo import MongoStore
 from payflow.timefmt import Clock, utc_now
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-GLOBAL_SCOPE = "global"
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 

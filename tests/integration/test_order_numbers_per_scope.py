@@ -22,7 +22,8 @@ async def test_an_old_database_with_a_global_unique_order_number_takes_per_scope
 ) -> None:
     clock = FakeClock()
     await mongo_db.orders.create_index("orderNumber", unique=True)  # the old shape
-    old_order = replace(card_order("ord_old", "SAME-1", clock.now), scope="global")
+    old_order = card_order("ord_old", "SAME-1", clock.now)  # from before scopes were kept
+    assert old_order.scope is None
     store = MongoStore(mongo_db)
     await store.orders.insert(old_order, IdempotencyRef("global", "k0", "fp"), clock.now)
 
@@ -37,10 +38,13 @@ async def test_an_old_database_with_a_global_unique_order_number_takes_per_scope
     )
     other = replace(card_order("ord_other", "SAME-1", clock.now), scope="key_b")
     await store.orders.insert(other, IdempotencyRef("key_b", "k1", "fp"), clock.now)
-    assert (await store.orders.get("SAME-1", "global")) is not None
+    migrated = await store.orders.get("SAME-1", "global")
+    assert migrated is not None
+    assert migrated.scope == "global"
     found = await store.orders.get("SAME-1", "key_b")
     assert found is not None
     assert found.id == "ord_other"
-    again = replace(card_order("ord_again", "SAME-1", clock.now), scope="key_b")
-    with pytest.raises(OrderNumberTaken):
-        await store.orders.insert(again, IdempotencyRef("key_b", "k2", "fp"), clock.now)
+    for scope in ("key_b", "global"):  # still unique within a scope, the old order's too
+        again = replace(card_order(f"ord_again_{scope}", "SAME-1", clock.now), scope=scope)
+        with pytest.raises(OrderNumberTaken):
+            await store.orders.insert(again, IdempotencyRef(scope, "k2", "fp"), clock.now)

@@ -47,6 +47,10 @@ __all__ = [
 ]
 
 
+# The one scope of every order and idempotency key when API keys are off.
+GLOBAL_SCOPE = "global"
+
+
 class StoreUnavailable(Exception):
     """The database cannot be reached (no server selected, connection lost).
 

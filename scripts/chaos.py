@@ -60,6 +60,7 @@ class Options:
     drain_deadline: float
     workdir: Path
     port: int
+    target: str = "payflow"
 
 
 @dataclass
@@ -292,6 +293,33 @@ async def crash_loop(
     life.restarts.append(time.monotonic() - spawned)
 
 
+async def database_kill_loop(
+    payflow: Payflow, client: httpx.AsyncClient, options: Options, tally: Tally, life: Life
+) -> None:
+    """`--target database`: SIGKILL the embedded database under payflow, which stays up and
+    must restart it on the same data by itself (DESIGN §8); time each round to ready."""
+    rng = random.Random(options.seed)  # noqa: S311 - chaos, not cryptography
+    began = time.monotonic()
+    for kill in range(1, options.kills + 1):
+        await payflow.wait_ready(client)
+        await anyio.sleep(rng.uniform(options.min_uptime, options.max_uptime))
+        killed = payflow.database_servers()
+        for pid in killed:
+            os.kill(pid, signal.SIGKILL)
+        life.kills += 1
+        life.last_spawn = killed_at = time.monotonic()
+        with anyio.fail_after(READY_DEADLINE_SECONDS):
+            while set(payflow.database_servers()) & set(killed):  # noqa: ASYNC110 - /proc
+                await anyio.sleep(0.01)  # the kill lands; then ready means the new server
+            await payflow.wait_ready(client)
+        life.restarts.append(time.monotonic() - killed_at)
+        say(
+            f"database kill {kill:2d}/{options.kills} at {killed_at - began:6.1f}s · "
+            f"ready again after {life.restarts[-1]:5.2f}s · accepted {len(tally.accepted):5d} · "
+            f"retried requests {tally.retried_requests:4d} · creates in flight {tally.in_flight:3d}"
+        )
+
+
 async def drain(client: httpx.AsyncClient, life: Life, deadline: float) -> float:
     """Wait until no order is Pending; returns the seconds since the last restart."""
     with anyio.move_on_after(deadline):
@@ -368,6 +396,7 @@ def report(
             f"{len(restarts)} ({min(restarts, default=0):.1f}-{max(restarts, default=0):.1f}s)",
         ),
         ("orphaned database servers", str(len(life.orphans))),
+        ("seconds to ready, each round", " ".join(f"{t:.2f}" for t in restarts)),
         ("orders accepted (201 seen by the client)", str(len(tally.accepted))),
         ("requests retried with the same key", str(tally.retried_requests)),
         ("requests refused (4xx)", str(len(tally.refused))),
@@ -405,7 +434,10 @@ def passed(tally: Tally, life: Life, books: dict[str, Any]) -> bool:
 async def run(options: Options) -> int:
     payflow = Payflow(options)
     tally, life = Tally(), Life()
-    say(f"payflow chaos: {options.kills} kills, {options.rate:g} orders/s, seed {options.seed}")
+    say(
+        f"payflow chaos: {options.kills} kills of {options.target}, {options.rate:g} orders/s, "
+        f"seed {options.seed}"
+    )
     say(f"  data and logs in {options.workdir}; payflow on {payflow.base_url}")
     limits = httpx.Limits(max_connections=64)
     async with httpx.AsyncClient(
@@ -418,7 +450,8 @@ async def run(options: Options) -> int:
                 stop = anyio.Event()
                 async with anyio.create_task_group() as tasks:
                     tasks.start_soon(load, client, options, tally, stop)
-                    await crash_loop(payflow, client, options, tally, life)
+                    kill_loop = database_kill_loop if options.target == "database" else crash_loop
+                    await kill_loop(payflow, client, options, tally, life)
                     stop.set()  # the creates already sent still finish (retrying as needed)
                 say(f"load stopped: {len(tally.accepted)} accepted; draining…")
                 drained = await drain(client, life, options.drain_deadline)
@@ -451,6 +484,13 @@ def parse(argv: Sequence[str] | None) -> Options:
     parser.add_argument("--drain", type=float, default=180.0, help="seconds to drain")
     parser.add_argument("--workdir", type=Path, default=None, help="default: a new temp dir")
     parser.add_argument("--port", type=int, default=0, help="default: a free port")
+    parser.add_argument(
+        "--target",
+        choices=("payflow", "database"),
+        default="payflow",
+        help="what to SIGKILL: payflow (restarted by this script) or its embedded database "
+        "(payflow must restart it by itself)",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.kills <= 1000 or not 0 < args.rate <= 500:
         parser.error("--kills must be 1-1000 and --rate 0-500")
@@ -469,6 +509,7 @@ def parse(argv: Sequence[str] | None) -> Options:
         drain_deadline=args.drain,
         workdir=workdir,
         port=args.port or free_port(),
+        target=args.target,
     )
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 import contextlib
 import random
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
 import anyio
@@ -24,6 +25,7 @@ from payflow.domain.endpoints import ALL_EVENTS, DEFAULT_ENDPOINT_ID, Endpoint
 from payflow.domain.events import ORDER_EVENT_TYPES
 from payflow.idempotency import Policy
 from payflow.metrics import Metrics
+from payflow.store.base import GLOBAL_SCOPE as GLOBAL_SCOPE  # still importable from here
 from payflow.store.base import Store
 from payflow.store.mongo import MongoStore
 from payflow.testclock import TestClock
@@ -39,7 +41,6 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-GLOBAL_SCOPE = "global"
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -115,7 +116,9 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     overrides: Overrides = app.state.overrides
     async with contextlib.AsyncExitStack() as stack:
-        database, uri = await stack.enter_async_context(_database(settings, overrides))
+        database, uri = await stack.enter_async_context(
+            _database(settings, overrides, partial(_give_up, app))
+        )
         store = MongoStore(database, journaled=overrides.journaled)
         await store.ensure_indexes()
         transport = overrides.http_transport
@@ -171,7 +174,9 @@ async def _start_test_clock(settings: Settings, store: Store, real: Clock) -> Te
 
 
 @contextlib.asynccontextmanager
-async def _database(settings: Settings, overrides: Overrides) -> AsyncIterator[tuple[Any, str]]:
+async def _database(
+    settings: Settings, overrides: Overrides, give_up: Callable[[str], None]
+) -> AsyncIterator[tuple[Any, str]]:
     if overrides.database is not None:
         yield overrides.database, ""
         return
@@ -180,20 +185,31 @@ async def _database(settings: Settings, overrides: Overrides) -> AsyncIterator[t
     async with contextlib.AsyncExitStack() as stack:
         uri = settings.mongo.uri
         if not uri:
-            from payflow.database_process import run_embedded
+            from payflow.database_process import run_supervised
 
-            server = await stack.enter_async_context(
-                run_embedded(
+            # Restarted on the same port when it dies, so this URI stays right (§8).
+            supervisor = await stack.enter_async_context(
+                run_supervised(
                     settings.embedded_data_dir,
+                    give_up,
                     port=settings.embedded.port,
                     startup_timeout=settings.embedded.startup_timeout_seconds,
                 )
             )
-            uri = server.uri
+            uri = supervisor.server.uri
         client = open_client(uri)
         stack.callback(client.close)
         await client.admin.command("ping")
         yield client[settings.mongo.database], uri
+
+
+def _give_up(app: Litestar, reason: str) -> None:
+    """The embedded database will not come back: say why, and have the server stop.
+
+    `serving` sees ``app.state.fatal`` on its next tick, shuts down as for SIGTERM, and
+    the process exits non-zero (`FATAL_EXIT_CODE`)."""
+    print(f"payflow: stopping: {reason}", file=sys.stderr, flush=True)
+    app.state.fatal = reason
 
 
 def default_endpoint(settings: Settings) -> Endpoint:

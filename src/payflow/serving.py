@@ -31,23 +31,38 @@ UVICORN_OPTIONS: dict[str, Any] = {
 }
 
 
+# The exit status of a payflow that stopped because it cannot go on (`app.state.fatal`
+# says why: its embedded database will not come back).
+FATAL_EXIT_CODE = 3
+
+
 def serve(
     factory: str, settings: Settings, build: Callable[[Settings], Any], workers: int = 1
-) -> None:
-    """Serve until stopped; `factory` is `build`'s import path (`module:function`)."""
+) -> int:
+    """Serve until stopped; `factory` is `build`'s import path (`module:function`).
+
+    Returns the exit status: 0, or `FATAL_EXIT_CODE` when the app stopped itself."""
     import uvicorn
 
     host, port = settings.server.host, settings.server.port
     if workers <= 1:
-        config = uvicorn.Config(build(settings), host=host, port=port, **UVICORN_OPTIONS)
+        app = build(settings)
+        config = uvicorn.Config(app, host=host, port=port, **UVICORN_OPTIONS)
         _worker_first_server(config).run()
-        return
+        return FATAL_EXIT_CODE if _fatal(app) else 0
     with _shared_database(settings) as uri:
         os.environ["PAYFLOW_SERVER__HOST"] = host
         os.environ["PAYFLOW_SERVER__PORT"] = str(port)
         if uri:
             os.environ["MONGO_URI"] = uri
         uvicorn.run(factory, factory=True, workers=workers, host=host, port=port, **UVICORN_OPTIONS)
+    return 0
+
+
+def _fatal(app: Any) -> str | None:
+    """Why the app asked to stop, if it did (see `payflow.lifespan`)."""
+    reason = getattr(getattr(app, "state", None), "fatal", None)
+    return reason if isinstance(reason, str) else None
 
 
 def _worker_first_server(config: Any) -> Any:
@@ -58,6 +73,7 @@ def _worker_first_server(config: Any) -> Any:
     failed attempt for every in-flight delivery, retried after the restart). Stopped
     first, its in-flight deliveries land within the grace period and the rest is handed
     back in the database. Apps without a worker (the benchmark's floors) are unaffected.
+    It also stops when the app says it cannot go on (`_fatal`).
     """
     import uvicorn
 
@@ -68,6 +84,10 @@ def _worker_first_server(config: Any) -> Any:
             if runtime is not None and worker is not None:
                 await worker.stop(runtime.settings.processing.shutdown_grace_seconds)
             await super().shutdown(sockets)
+
+        async def on_tick(self, counter: int) -> bool:
+            # The app cannot go on (its database will not come back): stop as for SIGTERM.
+            return _fatal(self.config.app) is not None or await super().on_tick(counter)
 
     return WorkerFirst(config)
 

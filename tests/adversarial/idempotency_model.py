@@ -382,6 +382,7 @@ class IdempotencyMachine(RuleBasedStateMachine):
                 payment_method="pm_card_visa",
                 created_at=self.now,
                 updated_at=self.now,
+                scope=GLOBAL_SCOPE,  # as the create it stands for would have set it
             )
             ref = IdempotencyRef(GLOBAL_SCOPE, key, body.fingerprint)
             response = created(order)

@@ -34,15 +34,15 @@ class Served:
 
 def start(tmp: Path, port: int, env: dict[str, str]) -> Served:
     log_path = tmp / "payflow.log"
+    inherited = {name: value for name, value in os.environ.items() if name != "MONGO_URI"}
     full_env = {
-        **os.environ,
+        **inherited,
         "PAYFLOW_SERVER__PORT": str(port),
         "PAYFLOW_EMBEDDED__DATA_DIR": str(tmp / "db"),
         "PAYFLOW_PROCESSING__DELAY_SECONDS": "0.2",
         "PAYFLOW_PROCESSING__POLL_INTERVAL_SECONDS": "0.2",
         **env,
     }
-    full_env.pop("MONGO_URI", None)
     with log_path.open("w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "payflow.cli", "serve"],
@@ -78,6 +78,20 @@ def stop(served: Served) -> int:
         served.process.kill()
         served.process.wait()
         raise
+
+
+def children(pid: int) -> list[int]:
+    """The child processes of `pid` (Linux): payflow's one is its embedded database."""
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = Path(f"/proc/{pid}/status")
+    return status.exists() and "\nState:\tZ" not in status.read_text()
 
 
 @pytest.fixture(scope="module")

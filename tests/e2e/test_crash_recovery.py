@@ -3,7 +3,6 @@ same data directory recovers the killed server's files and finishes the work."""
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import httpx
 import pytest
 
 from payflow.database_process import free_port
-from tests.e2e.conftest import start, stop
+from tests.e2e.conftest import alive, children, start, stop
 from tests.waiting import eventually_sync
 
 pytestmark = [
@@ -21,19 +20,6 @@ pytestmark = [
 
 GONE_DEADLINE_SECONDS = 10.0  # an upper bound for a condition, not a timing assertion
 PAID_DEADLINE_SECONDS = 30.0
-
-
-def children(pid: int) -> list[int]:
-    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    status = Path(f"/proc/{pid}/status")
-    return status.exists() and "\nState:\tZ" not in status.read_text()
 
 
 def test_a_killed_payflow_takes_its_database_along_and_restarts_on_the_same_data(

@@ -100,3 +100,43 @@ def test_the_react_dev_server_can_call_the_api(keyed: Served) -> None:
     )
     assert preflight.status_code == 204
     assert preflight.headers["access-control-allow-origin"] == "http://localhost:5173"
+
+
+def test_two_keys_may_use_one_order_number_and_each_sees_and_is_paid_only_its_own(
+    keyed: Served,
+) -> None:
+    created = {}
+    for name, key in (("a", A), ("b", B)):
+        response = httpx.post(
+            f"{keyed.base_url}/api/orders",
+            headers={**key, "Idempotency-Key": f"shared-{name}"},
+            json={"orderNumber": "SHARED-1", "amount": 10 if name == "a" else 20},
+        )
+        assert response.status_code == 201, response.text
+        created[name] = response.json()["id"]
+    assert created["a"] != created["b"]
+    for name, key in (("a", A), ("b", B)):
+        paid = wait_for_status_sync(
+            keyed.base_url, "SHARED-1", "Paid", headers=key, within=DEADLINE_SECONDS
+        )
+        assert paid["id"] == created[name]
+        events = httpx.get(
+            f"{keyed.base_url}/api/events", params={"orderNumber": "SHARED-1"}, headers=key
+        ).json()
+        assert {event["data"]["orderId"] for event in events} == {created[name]}
+
+        def applied(key: dict[str, str] = key) -> list[dict[str, Any]] | None:
+            trail: list[dict[str, Any]] = httpx.get(
+                f"{keyed.base_url}/api/orders/SHARED-1/events", headers=key
+            ).json()
+            return trail if any(r["outcome"] == "applied" for r in trail) else None
+
+        trail = eventually_sync(applied, "the applied receipt", within=DEADLINE_SECONDS)
+        assert [r["outcome"] for r in trail].count("applied") == 1
+    only_a = httpx.post(
+        f"{keyed.base_url}/api/orders",
+        headers={**A, "Idempotency-Key": "only-a"},
+        json={"orderNumber": "ONLY-A", "amount": 3},
+    )
+    assert only_a.status_code == 201
+    assert httpx.get(f"{keyed.base_url}/api/orders/ONLY-A", headers=B).status_code == 404

@@ -69,7 +69,11 @@ async def test_indexes_enforce_uniqueness_and_retention(
 ) -> None:
     async with app_client(None, settings=db_settings):
         orders = await mongo_db.orders.index_information()
-        assert any(i.get("unique") and i["key"] == [("orderNumber", 1)] for i in orders.values())
+        # Unique per scope (API key), not across them (docs/decisions.md).
+        assert any(
+            i.get("unique") and i["key"] == [("orderNumber", 1), ("scope", 1)]
+            for i in orders.values()
+        )
         keys = await mongo_db.idempotency.index_information()
         # The key's uniqueness is the `_id` ("<scope> <key>"); a second index would only
         # cost every write (docs/decisions.md).

@@ -162,18 +162,57 @@ async def test_idempotency_keys_are_per_api_key(keyed: Client) -> None:
     assert replay.content == a.content
 
 
-async def test_an_order_number_taken_by_another_key_is_409_without_its_data(
+async def test_an_order_number_another_key_uses_is_this_keys_own_and_theirs_stays_hidden(
     keyed: Client,
 ) -> None:
-    await keyed.post(
+    a = await keyed.post(
         "/api/orders", headers=auth(KEY_A, **{"Idempotency-Key": "a"}), content=order_body("X")
     )
-    taken = await keyed.post(
+    b = await keyed.post(
         "/api/orders", headers=auth(KEY_B, **{"Idempotency-Key": "b"}), content=order_body("X")
     )
-    assert taken.status_code == 409
-    assert taken.json()["type"] == "/problems/order-exists"
-    assert "ord_" not in taken.text
+    assert (a.status_code, b.status_code) == (201, 201)
+    assert a.json()["id"] != b.json()["id"]
+    assert (await keyed.get("/api/orders/X", headers=auth(KEY_A))).json()["id"] == a.json()["id"]
+    assert (await keyed.get("/api/orders/X", headers=auth(KEY_B))).json()["id"] == b.json()["id"]
+    again = await keyed.post(
+        "/api/orders", headers=auth(KEY_B, **{"Idempotency-Key": "b2"}), content=order_body("X")
+    )
+    assert again.status_code == 409  # still unique within one key
+    assert again.json()["type"] == "/problems/order-exists"
+
+
+async def test_a_webhook_names_its_order_by_id_or_by_a_number_only_one_key_uses(
+    keyed: Client, clock: FakeClock
+) -> None:
+    ids = {}
+    for key in (KEY_A, KEY_B):
+        created = await keyed.post(
+            "/api/orders", headers=auth(key, **{"Idempotency-Key": "w"}), content=order_body("W")
+        )
+        ids[key] = created.json()["id"]
+
+    async def receive(data: str, event_id: str) -> str:
+        body = (
+            f'{{"id":"{event_id}","type":"payment.succeeded","data":'
+            f'{{{data}"orderNumber":"W","amount":149.99,"currency":"USD"}}}}'
+        ).encode()
+        signature = signing.sign(
+            signing.Scheme.PAYFLOW, body, ["super_secret_change_me"], int(clock.now.timestamp())
+        )
+        received = await keyed.post("/api/webhooks/payments", content=body, headers=signature)
+        outcome: str = received.json()["outcome"]
+        return outcome
+
+    assert await receive("", "evt_number_only") == "unmatched"  # which key's W? neither
+    assert await receive(f'"orderId":"{ids[KEY_B]}",', "evt_by_id") == "applied"
+    statuses = {
+        key: (await keyed.get("/api/orders/W", headers=auth(key))).json()["status"]
+        for key in (KEY_A, KEY_B)
+    }
+    assert statuses == {KEY_A: "Pending", KEY_B: "Paid"}
+    trail_a = (await keyed.get("/api/orders/W/events", headers=auth(KEY_A))).json()
+    assert "applied" not in [receipt["outcome"] for receipt in trail_a]
 
 
 async def test_keys_never_reach_the_database(keyed: Client, mock_db: Any) -> None:

@@ -34,5 +34,4 @@ def run_serve(args: argparse.Namespace) -> int:
         settings.server.host = args.host
     if args.port is not None:
         settings.server.port = args.port
-    serve("payflow.app:create_app", settings, create_app, workers=args.workers)
-    return 0
+    return serve("payflow.app:create_app", settings, create_app, workers=args.workers)

@@ -7,7 +7,8 @@ the stream re-reads the newest orders (the page `GET /api/orders` shows first, t
 says which ones are new or changed since the last read. No index is added: an index on
 `updatedAt` would cost every order write (each status change moves its key), while
 this costs one indexed read of `WINDOW` orders per interval, and only while a dashboard
-is open. One order's page watches just that order (the unique `orderNumber` index).
+is open. One order's page watches just that order (the unique `(orderNumber, scope)`
+index: a number is unique per API key).
 
 The feed carries only what changed (`orderNumber`, `status`, `updatedAt`); the page
 fetches the order itself from the public API, so the API stays the one renderer of an

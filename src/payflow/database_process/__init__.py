@@ -15,7 +15,9 @@ URI). Its modules, one job each:
 - `launch`: one start-up: the command line, the log, choosing a port, and judging
   whether what answers on it is our child.
 - `lifecycle`: `start`/`stop` (blocking) and `run_embedded` (async), the public entry
-  points; a supervisor that restarts a child that died (DESIGN §8) belongs beside them.
+  points.
+- `supervisor`: `run_supervised`, `run_embedded` kept alive: a child that died is
+  started again on the same data and port, with backoff, until it will not (DESIGN §8).
 - `stopping`: a stop that cannot be lost (SIGTERM, again, then SIGKILL).
 - `storage_lock`: who holds the storage directory, for a clear error.
 """
@@ -31,6 +33,7 @@ from payflow.database_process.server import (
     EmbeddedServer,
     EmbeddedServerError,
 )
+from payflow.database_process.supervisor import Supervisor, run_supervised
 
 __all__ = [
     "CONFIG_NAME",
@@ -38,9 +41,11 @@ __all__ = [
     "MEMORY",
     "EmbeddedServer",
     "EmbeddedServerError",
+    "Supervisor",
     "embedded_server",
     "free_port",
     "run_embedded",
+    "run_supervised",
     "start",
     "stop",
 ]

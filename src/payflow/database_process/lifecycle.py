@@ -12,6 +12,7 @@ import os
 import shutil
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass
 
 import anyio
 
@@ -99,19 +100,41 @@ async def run_embedded(
     Start-up waits in the event loop (each probe runs in a worker thread), so it can
     be cancelled; a half-started server is killed.
     """
-    launch = Launch(storage_path, host, port, startup_timeout, extra_args)
+    server = await start_async(ServerSpec(storage_path, host, port, startup_timeout, extra_args))
     try:
-        launch.spawn()
+        yield server
+    finally:
+        await stop_async(server)
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """What `start_async` starts: `run_embedded`'s arguments, kept for a restart."""
+
+    storage_path: str | os.PathLike[str]
+    host: str
+    port: int
+    startup_timeout: float
+    extra_args: Sequence[str]
+
+
+async def start_async(spec: ServerSpec) -> EmbeddedServer:
+    """`start` waiting in the event loop (each probe in a worker thread): cancellable, and a
+    half-started server is killed. The caller must `stop_async` (or `stop`) the server."""
+    launch = Launch(spec.storage_path, spec.host, spec.port, spec.startup_timeout, spec.extra_args)
+    try:
+        launch.spawn()  # in the caller's thread: see launch.py, "Dying with payflow"
         while True:
             server = launch.step(await anyio.to_thread.run_sync(launch.probe))
             if server is not None:
-                break
+                return server
             await anyio.sleep(POLL_SECONDS)
     except BaseException:
         launch.abort()
         raise
-    try:
-        yield server
-    finally:
-        with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(stop, server)
+
+
+async def stop_async(server: EmbeddedServer) -> None:
+    """`stop` from the event loop; shielded, so a cancelled caller still stops its server."""
+    with anyio.CancelScope(shield=True):
+        await anyio.to_thread.run_sync(stop, server)

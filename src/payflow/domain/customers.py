@@ -32,7 +32,9 @@ class Customer:
     email: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
     balances: tuple[Balance, ...] = ()
-    scope: str | None = None  # the client (API key) that created it, as for orders
+    # The client (API key) that created it, as for orders ("global" without keys). Its id
+    # is payflow's own, so nothing is unique per scope; a lookup with no scope sees all.
+    scope: str | None = None
 
     def balance(self, currency: str) -> Balance:
         """The wallet in `currency`; zero when the customer never held any."""

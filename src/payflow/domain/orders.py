@@ -74,4 +74,6 @@ class Order:
     amount_refunded: Decimal = Decimal(0)
     refund_count: int = 0
     canceled_at: datetime | None = None
-    scope: str | None = None  # the client (API key) that created it; None before auth existed
+    # The client (API key) that created it, "global" without keys; an orderNumber is unique
+    # per scope. None only on a database from before scopes, until its start-up migrates it.
+    scope: str | None = None

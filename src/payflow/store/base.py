@@ -52,6 +52,10 @@ __all__ = [
 ]
 
 
+# The one scope of every order and idempotency key when API keys are off.
+GLOBAL_SCOPE = "global"
+
+
 class StoreUnavailable(Exception):
     """The database cannot be reached (no server selected, connection lost).
 
@@ -127,6 +131,8 @@ class PaymentApplied:
     applied: bool
     order: Order | None = None
     applied_event_key: str | None = None
+    order_id: str | None = None  # the order the event was matched to, if one was
+    ambiguous: bool = False  # an orderNumber alone named orders of several scopes
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +207,7 @@ class Receipt:
     order_number: str | None = None
     scheme: str | None = None
     detail: str | None = None
+    order_id: str | None = None  # the order it matched: order numbers are unique per scope
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -236,7 +243,8 @@ class OrderStore(Protocol):
     async def get(self, order_number: str, scope: str | None = None) -> Order | None:
         """The order; with `scope`, only if that client created it (else None, as if absent)."""
 
-    async def get_with_ref(self, order_number: str) -> OrderWithRef | None: ...
+    async def get_with_ref(self, order_number: str, scope: str) -> OrderWithRef | None:
+        """The order `scope` has under that number, with the key that created it."""
 
     async def page(
         self, status: OrderStatus | None, limit: int, cursor: str | None, scope: str | None = None
@@ -271,8 +279,12 @@ class OrderStore(Protocol):
         now: datetime,
         failure_code: str | None,
         failure_message: str | None,
+        order_id: str | None = None,
     ) -> PaymentApplied:
-        """Pending → target if amount and currency match, atomically; report the order as it is."""
+        """Pending → target if amount and currency match, atomically; report the order as it is.
+
+        The order is `order_id` (with that number), else the one order with that number:
+        a number several scopes use matches none (`ambiguous`)."""
 
     async def claim_processing(
         self, order_id: str, owner: str, now: datetime, lease_until: datetime
@@ -437,7 +449,8 @@ class PaymentStore(Protocol):
     async def record(self, receipt: Receipt) -> bool:
         """Insert the receipt; False if one with its id is there already."""
 
-    async def for_order(self, order_number: str, limit: int) -> list[Receipt]: ...
+    async def for_order(self, order: Order, limit: int) -> list[Receipt]:
+        """Receipts that matched `order`, and those naming its number that matched none."""
 
     async def seen(self, event_key: str) -> bool:
         """Whether an earlier receipt of this event was applied."""

@@ -14,6 +14,7 @@ from typing import Any
 import anyio
 import structlog
 
+from payflow.store.base import StoreUnavailable
 from payflow.worker.channel import WorkQueue
 from payflow.worker.poller import run_poller
 from payflow.worker.processor import Processor
@@ -88,6 +89,10 @@ class Worker:
             self.in_flight += 1
             try:
                 await self.processor.run(item)
+            except StoreUnavailable as exc:
+                # The database is out of reach (restarting, failing over): the job's lease
+                # runs out and the poller feeds it again once the database is back.
+                log.warning("job_deferred_database_unavailable", item=item, error=str(exc))
             except Exception:
                 log.exception("job_failed", item=item)
             finally:
@@ -113,9 +118,16 @@ class Worker:
         p = self.processor
         with anyio.CancelScope(shield=True), anyio.move_on_after(5):
             now = p.clock()
-            orders = await p.store.orders.release_leases(p.owner, now)
-            refunds = await p.store.refunds.release_leases(p.owner, now)
-            deliveries = await p.store.deliveries.release_leases(p.owner, now)
+            try:
+                orders = await p.store.orders.release_leases(p.owner, now)
+                refunds = await p.store.refunds.release_leases(p.owner, now)
+                deliveries = await p.store.deliveries.release_leases(p.owner, now)
+            except StoreUnavailable as exc:
+                # The database is gone (the reason payflow stops, perhaps): the leases
+                # expire instead, and whoever runs next takes the work over then.
+                self._stopped = True
+                log.warning("worker_stopped_leases_kept", error=str(exc))
+                return
             self._stopped = True
             log.info(
                 "worker_stopped",

@@ -129,7 +129,7 @@ class OrdersController(Controller):
             try:
                 await orders.insert(order, ref, due_at, response)
             except OrderNumberTaken:
-                existing = await orders.get_with_ref(order.order_number)
+                existing = await orders.get_with_ref(order.order_number, record.scope)
                 if existing is not None and existing.ref == ref:
                     # A holder that died after inserting: its order is this request's result.
                     metrics.orders_created.inc()
@@ -190,8 +190,8 @@ class OrdersController(Controller):
         order_number: FromPath[str],
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 500,
     ) -> list[AuditEntryOut]:
-        await find_order(orders, order_number, data_scope)
-        receipts = await payments.for_order(order_number, limit)
+        order = await find_order(orders, order_number, data_scope)
+        receipts = await payments.for_order(order, limit)
         return [
             AuditEntryOut(
                 id=r.id,

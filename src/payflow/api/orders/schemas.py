@@ -26,7 +26,11 @@ class CreateOrderRequest(msgspec.Struct, forbid_unknown_fields=True, rename="cam
     """Body of `POST /api/orders`."""
 
     order_number: Annotated[
-        str, Meta(pattern=ORDER_NUMBER_PATTERN, description="1-64 chars [A-Za-z0-9._:-], unique")
+        str,
+        Meta(
+            pattern=ORDER_NUMBER_PATTERN,
+            description="1-64 chars [A-Za-z0-9._:-], unique per API key",
+        ),
     ]
     amount: Annotated[
         Decimal,

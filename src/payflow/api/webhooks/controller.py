@@ -130,7 +130,7 @@ class WebhooksController(Controller):
         key = event_key(body, event.id)
         receipt.event_key, receipt.event_id, receipt.event_type = key, event.id, event.type
         receipt.order_number = event.data.order_number
-        receipt.outcome, receipt.detail = await apply(orders, event, key, now)
+        receipt.outcome, receipt.detail, receipt.order_id = await apply(orders, event, key, now)
         if receipt.outcome in (APPLIED, DUPLICATE):
             await record_transition(payments, receipt, key, event.type)
         else:
@@ -173,11 +173,15 @@ def event_key(body: bytes, event_id: str | None) -> str:
 
 async def apply(
     orders: OrderStore, event: WebhookEvent, key: str, now: datetime
-) -> tuple[str, str | None]:
-    """Decide and perform the outcome; returns (outcome, detail)."""
+) -> tuple[str, str | None, str | None]:
+    """Decide and perform the outcome; returns (outcome, detail, the matched order's id).
+
+    The order is the event's `orderId` when it names one (payflow's events do), else the
+    one order with its `orderNumber`; with API keys on, a number several keys use matches
+    none (`unmatched`): only the sender's account could say which (docs/decisions.md)."""
     target = TARGET_STATUS.get(event.type)
     if target is None:
-        return IGNORED, f"event type {event.type!r} does not change orders"
+        return IGNORED, f"event type {event.type!r} does not change orders", None
     data = event.data
     try:
         if data.currency not in CURRENCY_EXPONENTS:
@@ -197,20 +201,31 @@ async def apply(
         now,
         data.failure_code,
         data.failure_message,
+        order_id=data.order_id,
     )
+    matched = result.order_id
     if result.applied:
-        return APPLIED, f"{target.value}"
+        return APPLIED, f"{target.value}", matched
     order = result.order
+    if result.ambiguous:
+        return UNMATCHED, "orderNumber used under several API keys: send orderId", None
     if order is None:
-        return UNMATCHED, "no order with this orderNumber"
+        return UNMATCHED, "no order with this orderNumber", None
     if result.applied_event_key == key:
-        return DUPLICATE, "event already applied"
+        return DUPLICATE, "event already applied", matched
     if (
         money_error is not None
         or order.currency != data.currency
         or (to_minor(order.amount, order.currency) != amount_minor)
     ):
-        return MISMATCH, money_error or (
-            f"event says {data.amount} {data.currency}, order is {order.amount} {order.currency}"
+        return (
+            MISMATCH,
+            money_error
+            or (
+                f"event says {data.amount} {data.currency}, "
+                f"order is {order.amount} {order.currency}"
+            ),
+            matched,
         )
-    return IGNORED, f"order is {order.status.value}; {event.type} would not move it forward"
+    detail = f"order is {order.status.value}; {event.type} would not move it forward"
+    return IGNORED, detail, matched

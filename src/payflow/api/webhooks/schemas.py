@@ -21,6 +21,8 @@ class WebhookData(msgspec.Struct, rename="camel"):
     currency: str = DEFAULT_CURRENCY
     failure_code: str | None = None
     failure_message: str | None = None
+    # payflow's own events carry it; others may not (then the number must be unambiguous).
+    order_id: str | None = None
 
 
 class WebhookEvent(msgspec.Struct, rename="camel"):

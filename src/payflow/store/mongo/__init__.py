@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from pymongo import ASCENDING, DESCENDING, WriteConcern
 from pymongo.errors import OperationFailure
 
+from payflow.store.base import GLOBAL_SCOPE
 from payflow.store.mongo.clock import MongoClockStore
 from payflow.store.mongo.common import JOURNALED
 from payflow.store.mongo.customers import MongoCustomerStore
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     from payflow.store.mongo.motor_types import Collection, Database
 
 __all__ = ["MongoStore"]
+
+_OLD_ORDER_NUMBER_INDEX = "orderNumber_1"  # unique across scopes, before they had their own
 
 
 @translating_outages
@@ -68,7 +71,7 @@ class MongoStore:
 
     async def ensure_indexes(self) -> None:
         db = self.database
-        await db.orders.create_index("orderNumber", unique=True)
+        await _order_numbers_per_scope(db.orders)
         await db.orders.create_index(
             [("processing.state", ASCENDING), ("processing.dueAt", ASCENDING)]
         )
@@ -113,6 +116,20 @@ class MongoStore:
 
     async def ping(self) -> None:
         await self.database.command("ping")
+
+
+async def _order_numbers_per_scope(orders: Collection) -> None:
+    """An orderNumber is unique per scope (API key), not across them (docs/decisions.md).
+
+    The index is led by the number, so a look-up by the number alone (an external webhook)
+    uses it too. A database from before has a unique index on the number alone, and may
+    have orders from before scopes were stored: those were all made without API keys, so
+    they get the global scope first (once: only while the old index is there), then the
+    new index, then the old one goes."""
+    if _OLD_ORDER_NUMBER_INDEX in await orders.index_information():
+        await orders.update_many({"scope": None}, {"$set": {"scope": GLOBAL_SCOPE}})
+    await orders.create_index([("orderNumber", ASCENDING), ("scope", ASCENDING)], unique=True)
+    await _drop_index(orders, _OLD_ORDER_NUMBER_INDEX)
 
 
 async def _drop_index(collection: Collection, name: str) -> None:

@@ -12,6 +12,7 @@ from bson import Binary
 from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import DuplicateKeyError
 
+from payflow.domain.orders import Order
 from payflow.store.base import Receipt, StoredEvent
 from payflow.store.mongo.batching import Batcher, insert_each
 from payflow.store.mongo.common import after_cursor, bsonable, encode_cursor
@@ -142,15 +143,16 @@ class MongoPaymentStore:
             "eventId": receipt.event_id,
             "eventType": receipt.event_type,
             "orderNumber": receipt.order_number,
+            "orderId": receipt.order_id,
             "scheme": receipt.scheme,
             "detail": receipt.detail,
             **bsonable(receipt.extra),
         }
 
-    async def for_order(self, order_number: str, limit: int) -> list[Receipt]:
-        found = self.collection.find({"orderNumber": order_number}).sort(
-            [("receivedAt", ASCENDING), ("_id", ASCENDING)]
-        )
+    async def for_order(self, order: Order, limit: int) -> list[Receipt]:
+        # Another scope's order of the same number has receipts with its own orderId.
+        query = {"orderNumber": order.order_number, "orderId": {"$in": [order.id, None]}}
+        found = self.collection.find(query).sort([("receivedAt", ASCENDING), ("_id", ASCENDING)])
         return [
             Receipt(
                 id=doc["_id"],
@@ -160,6 +162,7 @@ class MongoPaymentStore:
                 event_id=doc.get("eventId"),
                 event_type=doc.get("eventType"),
                 order_number=doc.get("orderNumber"),
+                order_id=doc.get("orderId"),
                 scheme=doc.get("scheme"),
                 detail=doc.get("detail"),
             )

@@ -57,9 +57,9 @@ class MongoOrderStore:
         self._claims: Batcher[_ClaimAsk, dict[str, Any] | None] = Batcher(self._claim_due)
         self._finishes: Batcher[_FinishAsk, bool] = Batcher(self._finish_held)
         self._payments: Batcher[tuple[dict[str, Any], dict[str, Any]], bool] = Batcher(
-            lambda items: update_each(self.staged, items, key="orderNumber")
+            lambda items: update_each(self.staged, items)
         )
-        self._keyed: Batcher[str, dict[str, Any] | None] = Batcher(self._keys_of)
+        self._keyed: Batcher[tuple[str, str], dict[str, Any] | None] = Batcher(self._keys_of)
 
     async def insert(
         self,
@@ -87,8 +87,8 @@ class MongoOrderStore:
         doc = await self.collection.find_one(_number(order_number, scope), _ORDER_PROJECTION)
         return None if doc is None else _order(doc)
 
-    async def get_with_ref(self, order_number: str) -> OrderWithRef | None:
-        doc = await self.collection.find_one({"orderNumber": order_number}, {"processing": 0})
+    async def get_with_ref(self, order_number: str, scope: str) -> OrderWithRef | None:
+        doc = await self.collection.find_one(_number(order_number, scope), {"processing": 0})
         if doc is None:
             return None
         keyed = doc.get("idempotency")
@@ -102,7 +102,7 @@ class MongoOrderStore:
         Replays of creates ask this (batched with each other): one read by orderNumber."""
         if record.result_order is None:
             return None
-        keyed = await self._keyed.submit(record.result_order)
+        keyed = await self._keyed.submit((record.scope, record.result_order))
         if keyed is None:
             return None
         ref, response = _creating_key_and_response(keyed)
@@ -110,12 +110,16 @@ class MongoOrderStore:
             return None  # an order of that number made by another key (a 409 for this one)
         return response
 
-    async def _keys_of(self, numbers: list[str]) -> list[dict[str, Any] | None]:
+    async def _keys_of(self, asks: list[tuple[str, str]]) -> list[dict[str, Any] | None]:
+        """Per (scope, orderNumber), the creating key of that scope's order of that number."""
         found = self.collection.find(
-            {"orderNumber": {"$in": numbers}}, {"orderNumber": 1, "idempotency": 1}
+            {"orderNumber": {"$in": list({number for _, number in asks})}},
+            {"orderNumber": 1, "scope": 1, "idempotency": 1},
         )
-        keyed = {doc["orderNumber"]: doc.get("idempotency") async for doc in found}
-        return [keyed.get(number) for number in numbers]
+        keyed = {
+            (doc.get("scope"), doc["orderNumber"]): doc.get("idempotency") async for doc in found
+        }
+        return [keyed.get(ask) for ask in asks]
 
     async def page(
         self, status: OrderStatus | None, limit: int, cursor: str | None, scope: str | None = None
@@ -199,7 +203,15 @@ class MongoOrderStore:
         now: datetime,
         failure_code: str | None,
         failure_message: str | None,
+        order_id: str | None = None,
     ) -> PaymentApplied:
+        if order_id is None:
+            # An orderNumber alone (a sender other than payflow): only an unambiguous one.
+            found = self.collection.find({"orderNumber": order_number}, {"_id": 1}).limit(2)
+            matches = [doc["_id"] async for doc in found]
+            if len(matches) != 1:
+                return PaymentApplied(applied=False, ambiguous=len(matches) > 1)
+            order_id = matches[0]
         update: dict[str, Any] = {
             "status": target.value,
             "updatedAt": now,
@@ -212,12 +224,13 @@ class MongoOrderStore:
             update["failureMessage"] = failure_message
         # `update_one` and a read, not `find_one_and_update`: the embedded server (SecantusDB
         # 0.7.0b3) scans the whole collection for a findAndModify that matches (measured:
-        # ~40 ms at 3,000 orders, growing with them), while an update by the unique
-        # orderNumber stays ~1 ms. Only one update can move the order out of Pending.
+        # ~40 ms at 3,000 orders, growing with them), while an update by `_id` stays ~1 ms.
+        # Only one update can move the order out of Pending.
         # Staged (then the receipt, journaled), batched with concurrent receipts' moves.
         moved = await self._payments.submit(
             (
                 {
+                    "_id": order_id,
                     "orderNumber": order_number,
                     "status": OrderStatus.PENDING.value,
                     "currency": currency,
@@ -228,12 +241,17 @@ class MongoOrderStore:
         )
         if moved:
             # The receiver needs nothing more; the order is read only to explain a miss.
-            return PaymentApplied(applied=True, applied_event_key=event_key)
-        doc = await self.collection.find_one({"orderNumber": order_number}, _ORDER_PROJECTION)
+            return PaymentApplied(applied=True, applied_event_key=event_key, order_id=order_id)
+        doc = await self.collection.find_one(
+            {"_id": order_id, "orderNumber": order_number}, _ORDER_PROJECTION
+        )
         if doc is None:
             return PaymentApplied(applied=False)
         return PaymentApplied(
-            applied=False, order=_order(doc), applied_event_key=doc.get("appliedEventKey")
+            applied=False,
+            order=_order(doc),
+            applied_event_key=doc.get("appliedEventKey"),
+            order_id=order_id,
         )
 
     async def claim_processing(

@@ -65,9 +65,11 @@ def test_the_shell_test_script_passes_against_the_served_instance(served: Served
     assert "✓" in result.stdout
 
 
-def test_data_survives_a_restart_and_sigterm_stops_cleanly(tmp_path: Path) -> None:
+def test_data_survives_a_restart_and_sigterm_stops_cleanly(
+    tmp_path: Path, database_env: dict[str, str]
+) -> None:
     port = free_port()
-    first = start(tmp_path, port, {})
+    first = start(tmp_path, port, database_env)
     created = httpx.post(
         f"{first.base_url}/api/orders",
         headers={"Idempotency-Key": "keep"},
@@ -76,7 +78,7 @@ def test_data_survives_a_restart_and_sigterm_stops_cleanly(tmp_path: Path) -> No
     assert created.status_code == 201
     assert stop(first) in CLEAN_EXIT
     assert '"event": "worker_stopped"' in first.output()  # the graceful path ran to its end
-    second = start(tmp_path, port, {})
+    second = start(tmp_path, port, database_env)
     try:
         again = httpx.get(f"{second.base_url}/api/orders/KEEP-1")
         assert again.status_code == 200

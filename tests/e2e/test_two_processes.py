@@ -4,6 +4,7 @@ once, every webhook sent once, every payment applied once — whichever process 
 from __future__ import annotations
 
 import re
+import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -13,7 +14,6 @@ import httpx
 import pytest
 from pymongo import MongoClient
 
-from payflow.store.embedded import embedded_server
 from tests.e2e.conftest import Served, free_port, start, stop
 from tests.waiting import eventually_sync
 
@@ -42,14 +42,12 @@ def counter_sum(metrics: str, name: str) -> float:
 
 
 def test_two_processes_on_one_database_process_and_deliver_each_order_once(
-    tmp_path: Path,
+    tmp_path: Path, database_uri: str
 ) -> None:
-    with (
-        embedded_server(tmp_path / "db") as server,
-        MongoClient[dict[str, Any]](server.uri, directConnection=True) as client,
-    ):
-        env = {"PAYFLOW_MONGO__URI": server.uri, "PAYFLOW_MONGO__DATABASE": "two"}
-        db = client["two"]
+    name = f"two_{uuid.uuid4().hex[:12]}"
+    with MongoClient[dict[str, Any]](database_uri) as client:
+        env = {"PAYFLOW_MONGO__URI": database_uri, "PAYFLOW_MONGO__DATABASE": name}
+        db = client[name]
         both: list[Served] = []
         try:
             for name in ("a", "b"):

@@ -52,7 +52,7 @@ class Books:
     abandoned: list[str] = field(default_factory=list)
     killed_at: float | None = None
     accepted_at_kill: int = 0
-    first_201_after_kill: float | None = None
+    first_201_after_kill: float | None = None  # to a request sent after the kill
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def kill_now(self) -> None:
@@ -72,6 +72,7 @@ def create(client: httpx.Client, number: str, card: str, books: Books) -> None:
     attempt = 0
     while time.monotonic() - started < GIVE_UP_SECONDS:
         attempt += 1
+        sent_at = time.monotonic()
         try:
             response = client.post("/api/orders", headers=headers, content=body)
         except httpx.TransportError as exc:
@@ -81,7 +82,8 @@ def create(client: httpx.Client, number: str, card: str, books: Books) -> None:
         if response.status_code == 201:
             with books.lock:
                 books.accepted[number] = card
-                if books.killed_at is not None and books.first_201_after_kill is None:
+                after_kill = books.killed_at is not None and sent_at > books.killed_at
+                if after_kill and books.first_201_after_kill is None:
                     books.first_201_after_kill = time.monotonic()
             return
         retryable = response.status_code >= 500 or response.status_code == 409
@@ -177,9 +179,10 @@ def test_killing_the_primary_under_load_loses_no_order_and_pays_none_twice(
                 applied = db.payments.count_documents({"outcome": "applied"})
                 return final >= len(books.accepted) and applied >= len(books.accepted)
 
-            eventually_sync(
-                settled, "every accepted order settled", within=SETTLE_DEADLINE_SECONDS, every=0.5
-            )
+            with contextlib.suppress(AssertionError):  # the books below say what is missing
+                eventually_sync(
+                    settled, "every order settled", within=SETTLE_DEADLINE_SECONDS, every=0.5
+                )
             orders = {o["orderNumber"]: o for o in db.orders.find({})}
             applied = Counter(r["orderNumber"] for r in db.payments.find({"outcome": "applied"}))
             events = Counter(e["orderNumber"] for e in db.events.find({}))
@@ -190,6 +193,11 @@ def test_killing_the_primary_under_load_loses_no_order_and_pays_none_twice(
                 stop(served)
 
     lost = [n for n in books.accepted if n not in orders]
+    unsettled = {
+        n: (orders[n]["status"], orders[n]["processing"], applied[n])
+        for n in books.accepted
+        if n in orders and (orders[n]["status"] not in ("Paid", "Failed") or applied[n] == 0)
+    }
     paid_twice = [n for n in books.accepted if applied[n] > 1]
     wrong = [
         n
@@ -200,16 +208,20 @@ def test_killing_the_primary_under_load_loses_no_order_and_pays_none_twice(
     recovered_after = books.first_201_after_kill - (books.killed_at or 0)
     print(  # the figures for the report (pytest -s shows them)
         f"\nfailover: killed primary {old_primary.address}, new primary {new_primary.address} "
-        f"elected after {elected_after:.1f} s; first 201 after the kill {recovered_after:.1f} s; "
+        f"elected after {elected_after:.1f} s; first 201 to a request sent after the kill "
+        f"{recovered_after:.1f} s after it; "
         f"accepted {len(books.accepted)} ({books.accepted_at_kill} before the kill); "
         f"lost {len(lost)}; paid twice {len(paid_twice)}; wrong outcome {len(wrong)}; "
+        f"unsettled {len(unsettled)}; "
         f"abandoned {len(books.abandoned)}; errors seen before a retry succeeded "
         f"{sum(books.errors.values())} {dict(books.errors)}"
     )
     assert books.abandoned == []
+    assert all(not e.startswith("500") for e in books.errors)  # unavailable is a 503
     assert lost == []
     assert paid_twice == []
     assert wrong == []
+    assert unsettled == {}
     assert set(orders) == set(books.accepted)  # nothing the clients did not see accepted
     assert all(applied[n] == 1 for n in books.accepted)
     assert all(events[n] == 1 for n in books.accepted)  # one payment event each

@@ -17,3 +17,10 @@ def open_client(uri: str) -> Any:
     from motor.motor_asyncio import AsyncIOMotorClient
 
     return AsyncIOMotorClient(uri, **CLIENT_OPTIONS)
+
+
+async def on_a_replica_set(client: Any) -> bool:
+    """Whether `client` talks to a replica set (its `hello` names one): then payflow's
+    durable writes wait for a majority of the members (store/mongo/common.py)."""
+    hello = await client.admin.command("hello")
+    return "setName" in hello

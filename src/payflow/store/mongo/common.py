@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from bson import Decimal128
 from pymongo import WriteConcern
-from pymongo.errors import ConnectionFailure, DuplicateKeyError
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, WriteConcernError
 
 from payflow.store.base import InvalidCursor
 
@@ -26,6 +26,11 @@ if TYPE_CHECKING:
     Collection = AsyncIOMotorCollection[dict[str, Any]]
 
 JOURNALED = WriteConcern(w=1, j=True)
+# On a replica set a write is durable once a majority of the members has it in its journal:
+# with w=1, a primary that dies before its secondaries copied a write takes it along (the
+# new primary never had it), though a client was told it was saved. A majority write
+# after staged ones covers them too: members copy the primary's oplog in order.
+REPLICATED = WriteConcern(w="majority", j=True)
 # A *staged* write is one its flow always follows with a journaled write before anything
 # outside the process can depend on it (a response, a webhook): it is acknowledged without
 # waiting for the journal. The journal is one ordered log, so that next journaled write
@@ -85,9 +90,12 @@ def staged(collection: Collection) -> Collection:
     return unjournaled
 
 
-# The driver's "the database cannot be reached" (no server selected, connection lost):
-# a client sees 503 for these, never 500 (payflow.errors).
-UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (ConnectionFailure,)
+# The driver's "the database cannot be reached" (no server selected, connection lost, the
+# server is no longer the primary) and "the write was not confirmed durable" (a replica
+# set's majority out of reach, or a failover while the write waited for it): a client
+# sees 503 for these, never 500 (payflow.errors), and its retry with the same key finishes
+# the work (the steps are idempotent).
+UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (ConnectionFailure, WriteConcernError)
 
 
 def encode_cursor(created_at: datetime, doc_id: str) -> str:

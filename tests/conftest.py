@@ -5,8 +5,8 @@ A test that asks for `backend` (directly, or through `database_uri` and the fixt
 built on it) runs once per real server: `embedded` (SecantusDB, payflow's default) and
 `mongod-rs` (three `mongod` 6.0.5 members, tests/replica_set.py). The marker
 `@pytest.mark.backends("embedded")` narrows that to the servers named, for a test that
-is about one of them or gains nothing from running twice. A server no selected test
-needs is never started.
+is about one of them or gains nothing from running twice; `mongomock` may be named too
+(tests/contract runs on all three). A server no selected test needs is never started.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from payflow.store.embedded import MEMORY, embedded_server
 from tests.replica_set import ReplicaSet, replica_set
 from tests.support import FakeClock, app_client
 
-BACKENDS = ("embedded", "mongod-rs")
+BACKENDS = ("embedded", "mongod-rs")  # the real servers: every `backend` test's default
+KNOWN_BACKENDS = ("mongomock", *BACKENDS)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -38,9 +39,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     marker = metafunc.definition.get_closest_marker("backends")
     names = marker.args if marker is not None else BACKENDS
-    unknown = set(names) - set(BACKENDS)
+    unknown = set(names) - set(KNOWN_BACKENDS)
     if unknown:
-        raise pytest.UsageError(f"unknown backends {sorted(unknown)}; known: {BACKENDS}")
+        raise pytest.UsageError(f"unknown backends {sorted(unknown)}; known: {KNOWN_BACKENDS}")
     metafunc.parametrize("backend", names, scope="session")
 
 
@@ -61,6 +62,7 @@ def mongod_replica_set(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rep
 @pytest.fixture(scope="session")
 def database_uri(backend: str, request: pytest.FixtureRequest) -> str:
     """The URI of the session's server of this `backend`, started on first use."""
+    assert backend in BACKENDS, f"{backend} is not a server"
     if backend == "embedded":
         uri: str = request.getfixturevalue("embedded_uri")
         return uri

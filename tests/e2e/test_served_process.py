@@ -20,6 +20,7 @@ PAID_DEADLINE_SECONDS = 30.0  # an upper bound for a condition, not a timing ass
 CLEAN_EXIT = {0, -signal.SIGTERM}
 
 
+@pytest.mark.backends("embedded")  # what payflow prints, whatever its database
 def test_banner_shows_api_swagger_and_mongosh(served: Served) -> None:
     output = served.output()
     assert f"API      {served.base_url}/api/orders" in output
@@ -51,6 +52,7 @@ def test_declined_card_ends_failed(served: Served) -> None:
     assert failed["failureCode"] == "generic_decline"
 
 
+@pytest.mark.backends("embedded")  # the wire contract; its storage runs on both elsewhere
 def test_the_shell_test_script_passes_against_the_served_instance(served: Served) -> None:
     result = subprocess.run(
         ["bash", str(ROOT / "test-api.sh")],

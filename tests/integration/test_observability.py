@@ -151,6 +151,7 @@ async def test_ready_is_503_while_the_database_is_unreachable_and_requests_get_a
         await anyio.to_thread.run_sync(stop, server)
 
 
+@pytest.mark.backends("embedded")  # the worker's state, not the database's
 async def test_ready_is_503_once_the_worker_has_stopped(db_settings: Settings) -> None:
     async with app_client(None, settings=db_settings, run_worker=True) as client:
         assert (await client.get("/health/ready")).status_code == 200

@@ -36,7 +36,7 @@ pytestmark = pytest.mark.e2e
 
 CLIENTS = 6  # concurrent clients, each sending one order after another
 BEFORE_KILL = 40  # orders accepted before the primary is killed
-AFTER_RECOVERY = 40  # orders accepted after the first 201 that follows the kill
+AFTER_KILL = 40  # orders accepted after it
 GIVE_UP_SECONDS = 90.0  # upper bounds for conditions, not timing assertions
 SETTLE_DEADLINE_SECONDS = 120.0
 MAX_BACKOFF_SECONDS = 1.0
@@ -60,6 +60,10 @@ class Books:
             self.killed_at = time.monotonic()
             self.accepted_at_kill = len(self.accepted)
 
+    def count_error(self, what: str) -> None:
+        with self.lock:
+            self.errors[what] += 1
+
     def since_kill(self) -> int:
         return len(self.accepted) - self.accepted_at_kill
 
@@ -76,7 +80,7 @@ def create(client: httpx.Client, number: str, card: str, books: Books) -> None:
         try:
             response = client.post("/api/orders", headers=headers, content=body)
         except httpx.TransportError as exc:
-            books.errors[type(exc).__name__] += 1
+            books.count_error(type(exc).__name__)
             time.sleep(min(MAX_BACKOFF_SECONDS, 0.05 * 2**attempt))
             continue
         if response.status_code == 201:
@@ -88,7 +92,7 @@ def create(client: httpx.Client, number: str, card: str, books: Books) -> None:
             return
         retryable = response.status_code >= 500 or response.status_code == 409
         assert retryable, response.text  # a 409 here is only ever "in progress"
-        books.errors[f"{response.status_code} {problem_slug(response)}"] += 1
+        books.count_error(f"{response.status_code} {problem_slug(response)}")
         wait = float(response.headers.get("retry-after", 0))
         time.sleep(max(wait, min(MAX_BACKOFF_SECONDS, 0.05 * 2**attempt)))
     with books.lock:
@@ -166,7 +170,7 @@ def test_killing_the_primary_under_load_loses_no_order_and_pays_none_twice(
             new_primary = rs.wait_for_primary()
             elected_after = time.monotonic() - (books.killed_at or 0)
             eventually_sync(
-                lambda: books.since_kill() >= AFTER_RECOVERY,
+                lambda: books.since_kill() >= AFTER_KILL,
                 "orders after the failover",
                 within=GIVE_UP_SECONDS,
             )

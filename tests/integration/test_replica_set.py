@@ -21,7 +21,7 @@ import pytest
 
 from payflow.config import Settings
 from tests.replica_set import Member, ReplicaSet
-from tests.support import app_client, order_body
+from tests.support import FakeClock, app_client, order_body
 from tests.waiting import eventually
 
 pytestmark = [pytest.mark.anyio, pytest.mark.backends("mongod-rs")]
@@ -45,7 +45,8 @@ async def test_a_create_whose_majority_never_comes_is_a_503_and_its_retry_create
 ) -> None:
     primary = mongod_replica_set.wait_for_primary()
     secondaries = [m for m in mongod_replica_set.members if m is not primary]
-    async with app_client(None, settings=db_settings) as client:
+    clock = FakeClock()
+    async with app_client(None, clock=clock, settings=db_settings) as client:
         with frozen(secondaries):
             refused = await client.post("/api/orders", headers=HEADERS, content=order_body())
         assert refused.status_code == 503
@@ -53,6 +54,8 @@ async def test_a_create_whose_majority_never_comes_is_a_503_and_its_retry_create
         assert refused.headers["retry-after"] == "1"
 
         mongod_replica_set.wait_for_primary()
+        # The key may still be held (its release needed the database, too): its lease ends.
+        clock.advance(seconds=db_settings.idempotency.lease_seconds)
 
         async def created() -> httpx.Response | None:
             again = await client.post("/api/orders", headers=HEADERS, content=order_body())

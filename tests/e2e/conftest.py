@@ -72,7 +72,8 @@ def start(tmp: Path, port: int, env: dict[str, str]) -> Served:
 
     def ready() -> bool:
         if process.poll() is not None:
-            raise RuntimeError(f"payflow exited early:\n{served.output()}")
+            code = process.returncode
+            raise RuntimeError(f"payflow exited early (status {code}):\n{served.output()}")
         try:
             return httpx.get(f"{served.base_url}/health/ready", timeout=1).status_code == 200
         except httpx.HTTPError:

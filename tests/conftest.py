@@ -11,14 +11,17 @@ is about one of them or gains nothing from running twice; `mongomock` may be nam
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
 from mongomock_motor import AsyncMongoMockClient
+from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
 
 from payflow.database_process import MEMORY, embedded_server
+from payflow.store.mongo.client import CLIENT_OPTIONS
 from tests.replica_set import ReplicaSet, replica_set
 from tests.support import FakeClock, app_client
 
@@ -68,6 +71,18 @@ def database_uri(backend: str, request: pytest.FixtureRequest) -> str:
         return uri
     started: ReplicaSet = request.getfixturevalue("mongod_replica_set")
     return started.uri
+
+
+@pytest.fixture
+async def mongo_db(database_uri: str) -> AsyncIterator[AsyncIOMotorDatabase[dict[str, Any]]]:
+    """A database of its own (``test_<hex>``), dropped afterwards."""
+    client: AsyncIOMotorClient[dict[str, Any]] = AsyncIOMotorClient(database_uri, **CLIENT_OPTIONS)
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    try:
+        yield client[name]
+        await client.drop_database(name)
+    finally:
+        client.close()
 
 
 @pytest.fixture

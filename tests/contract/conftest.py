@@ -11,31 +11,18 @@ that differs between them fails here first.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from motor.motor_asyncio import AsyncIOMotorClient
 
 from payflow.store.mongo import MongoStore
-from payflow.store.mongo.client import CLIENT_OPTIONS
 
 
 @pytest.fixture
-async def database(backend: str, request: pytest.FixtureRequest) -> AsyncIterator[Any]:
-    """An empty database of `backend` (``contract_<hex>`` on a real server, dropped after)."""
-    if backend == "mongomock":
-        yield request.getfixturevalue("mock_db")
-        return
-    uri: str = request.getfixturevalue("database_uri")
-    client: Any = AsyncIOMotorClient(uri, **CLIENT_OPTIONS)
-    name = f"contract_{uuid.uuid4().hex[:12]}"
-    try:
-        yield client[name]
-        await client.drop_database(name)
-    finally:
-        client.close()
+def database(backend: str, request: pytest.FixtureRequest) -> Any:
+    """An empty database of `backend`: on a real server one of its own, dropped after
+    (`mock_db` and `mongo_db`: tests/conftest.py)."""
+    return request.getfixturevalue("mock_db" if backend == "mongomock" else "mongo_db")
 
 
 @pytest.fixture

@@ -10,16 +10,13 @@ synchronously (no event loop is needed to own them), so they serve every
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
+from motor.motor_asyncio import AsyncIOMotorDatabase
 
 from payflow.config import Settings
-from payflow.store.mongo.client import CLIENT_OPTIONS
 from tests.support import make_settings
 
 HERE = Path(__file__).parent
@@ -29,18 +26,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if HERE in item.path.parents:
             item.add_marker(pytest.mark.integration)
-
-
-@pytest.fixture
-async def mongo_db(database_uri: str) -> AsyncIterator[AsyncIOMotorDatabase[dict[str, Any]]]:
-    """A database of its own (``test_<hex>``), dropped afterwards."""
-    client: AsyncIOMotorClient[dict[str, Any]] = AsyncIOMotorClient(database_uri, **CLIENT_OPTIONS)
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    try:
-        yield client[name]
-        await client.drop_database(name)
-    finally:
-        client.close()
 
 
 @pytest.fixture

@@ -116,10 +116,10 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     overrides: Overrides = app.state.overrides
     async with contextlib.AsyncExitStack() as stack:
-        database, uri = await stack.enter_async_context(
+        database, uri, replicated = await stack.enter_async_context(
             _database(settings, overrides, partial(_give_up, app))
         )
-        store = MongoStore(database, journaled=overrides.journaled)
+        store = MongoStore(database, journaled=overrides.journaled, replicated=replicated)
         await store.ensure_indexes()
         transport = overrides.http_transport
         if transport is None:
@@ -176,11 +176,12 @@ async def _start_test_clock(settings: Settings, store: Store, real: Clock) -> Te
 @contextlib.asynccontextmanager
 async def _database(
     settings: Settings, overrides: Overrides, give_up: Callable[[str], None]
-) -> AsyncIterator[tuple[Any, str]]:
+) -> AsyncIterator[tuple[Any, str, bool]]:
+    """The database, its URI, and whether it lives on a replica set."""
     if overrides.database is not None:
-        yield overrides.database, ""
+        yield overrides.database, "", False
         return
-    from payflow.store.mongo.client import open_client
+    from payflow.store.mongo.client import on_a_replica_set, open_client
 
     async with contextlib.AsyncExitStack() as stack:
         uri = settings.mongo.uri
@@ -200,7 +201,7 @@ async def _database(
         client = open_client(uri)
         stack.callback(client.close)
         await client.admin.command("ping")
-        yield client[settings.mongo.database], uri
+        yield client[settings.mongo.database], uri, await on_a_replica_set(client)
 
 
 def _give_up(app: Litestar, reason: str) -> None:

@@ -1,5 +1,6 @@
 """The idempotency state machine (see `idempotency_model.py`) on mongomock and on the
-real embedded MongoDB-wire server."""
+real embedded MongoDB-wire server; fifty truly overlapping requests on each real server
+(the embedded one and the MongoDB replica set)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from mongomock_motor import AsyncMongoMockClient
 
 from tests.adversarial.idempotency_model import machine_on
 from tests.adversarial.scale import fuzz_settings, rounds
-from tests.integration.conftest import embedded_uri  # noqa: F401 - the session's real server
 
 MOCK_EXAMPLES, MOCK_STEPS = 40, 30
 REAL_EXAMPLES, REAL_STEPS = 10, 25
@@ -42,7 +42,7 @@ def test_idempotency_holds_on_mongomock(portal: BlockingPortal) -> None:
 @pytest.mark.integration
 def test_idempotency_holds_on_the_real_server(
     portal: BlockingPortal,
-    embedded_uri: str,  # noqa: F811 - the fixture imported above
+    embedded_uri: str,
 ) -> None:
     from motor.motor_asyncio import AsyncIOMotorClient
 
@@ -66,7 +66,7 @@ def test_idempotency_holds_on_the_real_server(
 @pytest.mark.integration
 def test_a_burst_of_one_new_key_executes_once_on_the_real_server(
     portal: BlockingPortal,
-    embedded_uri: str,  # noqa: F811 - the fixture imported above
+    embedded_uri: str,
 ) -> None:
     """Regression: the embedded server let several concurrent claim upserts each "win"."""
     from motor.motor_asyncio import AsyncIOMotorClient
@@ -114,12 +114,12 @@ def _burst_database(portal: BlockingPortal, uri: str) -> Any:
 
 def test_fifty_overlapping_requests_with_one_key_create_one_order_on_the_real_server(
     portal: BlockingPortal,
-    embedded_uri: str,  # noqa: F811 - the fixture imported above
+    database_uri: str,
 ) -> None:
     from tests.adversarial.harness import running_app
     from tests.support import order_body
 
-    database = _burst_database(portal, embedded_uri)
+    database = _burst_database(portal, database_uri)
     with running_app(database, portal=portal) as client:
         request = {
             "method": "POST",
@@ -143,12 +143,12 @@ def test_fifty_overlapping_requests_with_one_key_create_one_order_on_the_real_se
 
 def test_fifty_overlapping_keys_for_one_order_number_create_one_order_on_the_real_server(
     portal: BlockingPortal,
-    embedded_uri: str,  # noqa: F811 - the fixture imported above
+    database_uri: str,
 ) -> None:
     from tests.adversarial.harness import running_app
     from tests.support import order_body
 
-    database = _burst_database(portal, embedded_uri)
+    database = _burst_database(portal, database_uri)
     with running_app(database, portal=portal) as client:
         requests = [
             {

@@ -1,4 +1,11 @@
-"""A real `payflow serve` process on a free port, with its own embedded database."""
+"""A real `payflow serve` process on a free port, on each real server.
+
+`database_env` says where a served payflow keeps its data: on `[embedded]`, the
+embedded server it starts itself (in its temp directory), as a user runs it; on
+`[mongod-rs]`, a database of its own on the session's MongoDB replica set, through
+`PAYFLOW_MONGO__URI` (tests/conftest.py). Two payflow processes, or a restarted one,
+given the same `database_env` share the data.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +22,7 @@ import httpx
 import pytest
 
 from payflow.database_process import free_port
+from tests.replica_set import ReplicaSet
 from tests.waiting import eventually_sync
 
 STARTUP_DEADLINE_SECONDS = 60.0
@@ -56,7 +65,8 @@ def start(tmp: Path, port: int, env: dict[str, str]) -> Served:
 
     def ready() -> bool:
         if process.poll() is not None:
-            raise RuntimeError(f"payflow exited early:\n{served.output()}")
+            code = process.returncode
+            raise RuntimeError(f"payflow exited early (status {code}):\n{served.output()}")
         try:
             return httpx.get(f"{served.base_url}/health/ready", timeout=1).status_code == 200
         except httpx.HTTPError:
@@ -94,9 +104,26 @@ def alive(pid: int) -> bool:
     return status.exists() and "\nState:\tZ" not in status.read_text()
 
 
+def env_for(backend: str, request: pytest.FixtureRequest) -> dict[str, str]:
+    """The environment that puts a served payflow on `backend` (a fresh database)."""
+    if backend == "embedded":
+        return {}  # payflow starts its own, in the directory `start` gives it
+    replica_set: ReplicaSet = request.getfixturevalue("mongod_replica_set")
+    database = f"e2e_{uuid.uuid4().hex[:12]}"
+    return {"PAYFLOW_MONGO__URI": replica_set.uri, "PAYFLOW_MONGO__DATABASE": database}
+
+
+@pytest.fixture
+def database_env(backend: str, request: pytest.FixtureRequest) -> dict[str, str]:
+    return env_for(backend, request)
+
+
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    instance = start(tmp_path_factory.mktemp("payflow"), free_port(), {})
+def served(
+    backend: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Served]:
+    env = env_for(backend, request)
+    instance = start(tmp_path_factory.mktemp("payflow"), free_port(), env)
     yield instance
     if instance.process.poll() is None:
         stop(instance)

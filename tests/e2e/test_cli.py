@@ -24,7 +24,7 @@ import stripe
 
 from tests.e2e.conftest import ROOT, Served
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.backends("embedded")]  # the CLI, not the database
 
 DEADLINE_SECONDS = 30.0
 

@@ -13,7 +13,7 @@ import pytest
 
 from tests.e2e.conftest import Served
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.backends("embedded")]  # the transport, not the database
 
 # Far more than the kernel's socket buffers take on loopback, so the server must read it.
 BODY_BYTES = 12 * 1024 * 1024

@@ -9,10 +9,12 @@ import httpx
 import pytest
 
 from payflow.database_process import free_port
-from tests.e2e.conftest import Served, start, stop
+from tests.e2e.conftest import Served, env_for, start, stop
 from tests.waiting import eventually_sync, wait_for_status_sync
 
-pytestmark = pytest.mark.e2e
+# Keys, CORS and refunds over HTTP; their database behaviour runs on every backend in
+# tests/integration (test_cancel_refund_races) and tests/contract.
+pytestmark = [pytest.mark.e2e, pytest.mark.backends("embedded")]
 
 DEADLINE_SECONDS = 30.0  # an upper bound for a condition, not a timing assertion
 A = {"Authorization": "Bearer sk_test_a"}
@@ -20,8 +22,11 @@ B = {"Authorization": "Bearer sk_test_b"}
 
 
 @pytest.fixture(scope="module")
-def keyed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+def keyed(
+    backend: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Served]:
     env = {
+        **env_for(backend, request),
         "PAYFLOW_AUTH__API_KEYS": '["sk_test_a","sk_test_b"]',
         "PAYFLOW_RATE_LIMIT__ENABLED": "true",
         "PAYFLOW_RATE_LIMIT__REQUESTS_PER_MINUTE": "10000",

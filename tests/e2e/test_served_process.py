@@ -21,6 +21,7 @@ PAID_DEADLINE_SECONDS = 30.0  # an upper bound for a condition, not a timing ass
 CLEAN_EXIT = {0, -signal.SIGTERM}
 
 
+@pytest.mark.backends("embedded")  # what payflow prints, whatever its database
 def test_banner_shows_api_swagger_and_mongosh(served: Served) -> None:
     output = served.output()
     assert f"API      {served.base_url}/api/orders" in output
@@ -53,6 +54,7 @@ def test_declined_card_ends_failed(served: Served) -> None:
     assert failed["failureCode"] == "generic_decline"
 
 
+@pytest.mark.backends("embedded")  # the wire contract; its storage runs on both elsewhere
 def test_the_shell_test_script_passes_against_the_served_instance(served: Served) -> None:
     result = subprocess.run(
         ["bash", str(ROOT / "test-api.sh")],
@@ -67,9 +69,11 @@ def test_the_shell_test_script_passes_against_the_served_instance(served: Served
     assert "✓" in result.stdout
 
 
-def test_data_survives_a_restart_and_sigterm_stops_cleanly(tmp_path: Path) -> None:
+def test_data_survives_a_restart_and_sigterm_stops_cleanly(
+    tmp_path: Path, database_env: dict[str, str]
+) -> None:
     port = free_port()
-    first = start(tmp_path, port, {})
+    first = start(tmp_path, port, database_env)
     created = httpx.post(
         f"{first.base_url}/api/orders",
         headers={"Idempotency-Key": "keep"},
@@ -78,7 +82,7 @@ def test_data_survives_a_restart_and_sigterm_stops_cleanly(tmp_path: Path) -> No
     assert created.status_code == 201
     assert stop(first) in CLEAN_EXIT
     assert '"event": "worker_stopped"' in first.output()  # the graceful path ran to its end
-    second = start(tmp_path, port, {})
+    second = start(tmp_path, port, database_env)
     try:
         again = httpx.get(f"{second.base_url}/api/orders/KEEP-1")
         assert again.status_code == 200

@@ -36,10 +36,10 @@ def statuses(served: Served) -> list[str]:
 
 
 def test_sigterm_stops_the_worker_before_the_listener_so_no_delivery_fails(
-    tmp_path: Path,
+    tmp_path: Path, database_env: dict[str, str]
 ) -> None:
     port = free_port()
-    first = start(tmp_path, port, {"PAYFLOW_PROCESSING__DELAY_SECONDS": "0.5"})
+    first = start(tmp_path, port, {**database_env, "PAYFLOW_PROCESSING__DELAY_SECONDS": "0.5"})
     with ThreadPoolExecutor(max_workers=8) as pool:
         assert list(pool.map(lambda n: create(first, n), range(ORDERS))) == [201] * ORDERS
     eventually_sync(
@@ -50,7 +50,7 @@ def test_sigterm_stops_the_worker_before_the_listener_so_no_delivery_fails(
     assert [e for e in events if e["event"] == "webhook_failed"] == []
     assert any(e["event"] == "worker_stopped" for e in events)
 
-    second = start(tmp_path, port, {})
+    second = start(tmp_path, port, database_env)
     try:
         eventually_sync(
             lambda: set(statuses(second)) == {"Paid"},

@@ -4,6 +4,7 @@ once, every webhook sent once, every payment applied once — whichever process 
 from __future__ import annotations
 
 import re
+import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -13,7 +14,7 @@ import httpx
 import pytest
 from pymongo import MongoClient
 
-from payflow.database_process import embedded_server, free_port
+from payflow.database_process import free_port
 from tests.e2e.conftest import Served, start, stop
 from tests.waiting import eventually_sync
 
@@ -42,14 +43,12 @@ def counter_sum(metrics: str, name: str) -> float:
 
 
 def test_two_processes_on_one_database_process_and_deliver_each_order_once(
-    tmp_path: Path,
+    tmp_path: Path, database_uri: str
 ) -> None:
-    with (
-        embedded_server(tmp_path / "db") as server,
-        MongoClient[dict[str, Any]](server.uri, directConnection=True) as client,
-    ):
-        env = {"PAYFLOW_MONGO__URI": server.uri, "PAYFLOW_MONGO__DATABASE": "two"}
-        db = client["two"]
+    database = f"two_{uuid.uuid4().hex[:12]}"
+    with MongoClient[dict[str, Any]](database_uri) as client:
+        env = {"PAYFLOW_MONGO__URI": database_uri, "PAYFLOW_MONGO__DATABASE": database}
+        db = client[database]
         both: list[Served] = []
         try:
             for name in ("a", "b"):
@@ -59,15 +58,19 @@ def test_two_processes_on_one_database_process_and_deliver_each_order_once(
                 statuses = list(pool.map(lambda n: create(both[n % 2], n), range(ORDERS)))
             assert statuses == [201] * ORDERS
 
-            def settled() -> bool:
-                # No order Pending and every receipt written (each follows its update).
+            def settled() -> list[str] | None:
+                # No order Pending, every receipt written (each follows its update), and
+                # every delivery counted (a sender counts one once its answer is back).
                 pending = db.orders.count_documents({"status": "Pending"})
-                return pending == 0 and db.payments.count_documents({}) >= ORDERS
+                if pending or db.payments.count_documents({}) < ORDERS:
+                    return None
+                metrics = [httpx.get(f"{s.base_url}/metrics").text for s in both]
+                sent = sum(counter_sum(m, "payflow_webhook_deliveries_total") for m in metrics)
+                return metrics if sent >= ORDERS else None
 
-            eventually_sync(
+            metrics = eventually_sync(
                 settled, "every order settled", within=SETTLE_DEADLINE_SECONDS, every=0.2
             )
-            metrics = [httpx.get(f"{s.base_url}/metrics").text for s in both]
         finally:
             for served in both:
                 stop(served)

@@ -116,6 +116,7 @@ async def test_metrics_and_logs_follow_one_order_from_creation_to_payment(
     assert "v1=" not in everything  # no signature, in any scheme's header format
 
 
+@pytest.mark.backends("embedded")  # stops and restarts an embedded server of its own
 async def test_ready_is_503_while_the_database_is_unreachable_and_requests_get_a_503_problem(
     mongo_db: Any,
 ) -> None:
@@ -150,6 +151,7 @@ async def test_ready_is_503_while_the_database_is_unreachable_and_requests_get_a
         await anyio.to_thread.run_sync(stop, server)
 
 
+@pytest.mark.backends("embedded")  # the worker's state, not the database's
 async def test_ready_is_503_once_the_worker_has_stopped(db_settings: Settings) -> None:
     async with app_client(None, settings=db_settings, run_worker=True) as client:
         assert (await client.get("/health/ready")).status_code == 200

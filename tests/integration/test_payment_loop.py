@@ -5,11 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import anyio
 import pytest
 
 from payflow.config import Settings
-from payflow.domain.orders import OrderStatus
 from payflow.store.base import IdempotencyRef
 from payflow.store.mongo import MongoStore
 from tests.support import FakeClock, app_client, card_order, order_body
@@ -68,33 +66,3 @@ async def test_a_job_whose_holder_died_is_taken_over_after_the_lease(
         job = await store.orders.claim_processing(order_id, "b", clock.now, clock.now)
         assert job is not None
         assert job.took_over
-
-
-async def test_concurrent_receipts_for_one_order_move_it_exactly_once(mongo_db: Any) -> None:
-    """The receivers' moves go to the database in batches; still only one leaves Pending."""
-    clock = FakeClock()
-    store = MongoStore(mongo_db)
-    await store.ensure_indexes()
-    order = card_order("ord_race", "RACE-1", clock.now)
-    await store.orders.insert(order, None, clock.now + timedelta(hours=1))
-    targets = [OrderStatus.PAID, OrderStatus.FAILED] * 10
-
-    async def move(i: int, target: OrderStatus) -> tuple[int, bool]:
-        applied = await store.orders.apply_payment(
-            "RACE-1", "USD", 1000, target, f"evt_{i}", clock.now, None, None
-        )
-        return i, applied.applied
-
-    results: list[tuple[int, bool]] = []
-    async with anyio.create_task_group() as tasks:
-        for i, target in enumerate(targets):
-
-            async def run(i: int = i, target: OrderStatus = target) -> None:
-                results.append(await move(i, target))
-
-            tasks.start_soon(run)
-    winners = [i for i, applied in results if applied]
-    assert len(winners) == 1
-    stored = await store.orders.get("RACE-1")
-    assert stored is not None
-    assert stored.status is targets[winners[0]]

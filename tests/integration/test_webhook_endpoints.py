@@ -1,59 +1,19 @@
-"""Webhook endpoints on the real server: stored, rotated under CAS, and shared between processes."""
+"""Webhook endpoints on the real servers: shared between processes. How the store keeps
+them (round trip, CAS on the version) is in tests/contract/test_endpoints.py."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from payflow.config import Settings
-from payflow.domain.endpoints import RegisteredEndpoint, SecretVersion
-from payflow.store.mongo import MongoStore
-from tests.support import START, FakeClock, app_client, order_body
+from tests.support import FakeClock, app_client, order_body
 from tests.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
 ROUTE = "/api/webhook-endpoints"
-
-
-def registered(version: int = 1) -> RegisteredEndpoint:
-    return RegisteredEndpoint(
-        id="we_1",
-        url="http://127.0.0.1:9/hooks",
-        scheme="stripe",
-        events=("payment.succeeded",),
-        description="shop",
-        secrets=(SecretVersion("whsec_new"), SecretVersion("whsec_old", START)),
-        created_at=START,
-        updated_at=START,
-        version=version,
-    )
-
-
-async def test_endpoint_round_trips_through_the_store(mongo_db: Any) -> None:
-    store = MongoStore(mongo_db)
-    await store.ensure_indexes()
-    await store.endpoints.insert(registered())
-    assert await store.endpoints.get("we_1") == registered()
-    assert await store.endpoints.all(10) == [registered()]
-    assert await store.endpoints.count() == 1
-
-
-async def test_replace_is_a_compare_and_set_on_the_version(mongo_db: Any) -> None:
-    store = MongoStore(mongo_db)
-    await store.endpoints.insert(registered())
-    now = START + timedelta(hours=1)
-    first = registered().rotated("whsec_a", now, timedelta(hours=24))
-    second = registered().rotated("whsec_b", now, timedelta(hours=24))  # from the same read
-    assert await store.endpoints.replace(first)
-    assert not await store.endpoints.replace(second)
-    stored = await store.endpoints.get("we_1")
-    assert stored is not None
-    assert stored.active_secrets(now) == ["whsec_a", "whsec_new"]
-    assert await store.endpoints.delete("we_1")
-    assert not await store.endpoints.delete("we_1")
 
 
 async def test_endpoint_registered_in_one_process_gets_events_from_another(

@@ -1,7 +1,8 @@
 """The MongoDB store (motor): the only package that speaks to the driver.
 
 Writes that must survive a `kill -9` (orders, idempotency records, events,
-deliveries, receipts) use a journaled write concern. Amounts are stored twice:
+deliveries, receipts) use a journaled write concern, and on a replica set a majority
+one, which also survives the loss of the primary. Amounts are stored twice:
 `amount` as Decimal128 for people reading with mongosh, `amountMinor` as an integer
 for the database to compare and sum (mongomock cannot do arithmetic on Decimal128).
 """
@@ -16,7 +17,7 @@ from pymongo.errors import OperationFailure
 
 from payflow.store.base import GLOBAL_SCOPE
 from payflow.store.mongo.clock import MongoClockStore
-from payflow.store.mongo.common import JOURNALED
+from payflow.store.mongo.common import JOURNALED, REPLICATED
 from payflow.store.mongo.customers import MongoCustomerStore
 from payflow.store.mongo.deliveries import MongoDeliveryStore
 from payflow.store.mongo.endpoints import MongoEndpointStore
@@ -42,9 +43,12 @@ _OLD_ORDER_NUMBER_INDEX = "orderNumber_1"  # unique across scopes, before they h
 class MongoStore:
     """All of payflow's collections in one database."""
 
-    def __init__(self, database: Database, *, journaled: bool = True) -> None:
+    def __init__(
+        self, database: Database, *, journaled: bool = True, replicated: bool = False
+    ) -> None:
+        """`replicated`: the database lives on a replica set (`client.on_a_replica_set`)."""
         self.database = database
-        concern = JOURNALED if journaled else WriteConcern(w=1)
+        concern = (REPLICATED if replicated else JOURNALED) if journaled else WriteConcern(w=1)
         # Group commit for the hot paths' last writes (store/mongo/journal.py).
         self.journal = JournalBarrier(_coll(database, "journal", concern))
         self.orders = MongoOrderStore(_coll(database, "orders", concern), self.journal)

@@ -52,3 +52,10 @@ def server_pid(uri: str, timeout_seconds: float) -> int | None:
     except PyMongoError as exc:
         raise StoreUnavailable(str(exc)[:300]) from exc
     return pid if isinstance(pid, int) else None
+
+
+async def on_a_replica_set(client: Any) -> bool:
+    """Whether `client` talks to a replica set (its `hello` names one): then payflow's
+    durable writes wait for a majority of the members (`common.REPLICATED`)."""
+    hello = await client.admin.command("hello")
+    return "setName" in hello

@@ -19,6 +19,11 @@ if TYPE_CHECKING:
     from payflow.store.mongo.motor_types import Collection
 
 JOURNALED = WriteConcern(w=1, j=True)
+# On a replica set a write is durable once a majority of the members has it in its journal:
+# with w=1, a primary that dies before its secondaries copied a write takes it along (the
+# new primary never had it), though a client was told it was saved. Nothing is staged
+# there (`journal.staged`): each write waits for the majority.
+REPLICATED = WriteConcern(w="majority", j=True)
 
 
 def encode_cursor(created_at: datetime, doc_id: str) -> str:

@@ -53,7 +53,8 @@ class MongoEndpointStore:
         found = self.collection.find(REGISTERED).sort(
             [("createdAt", DESCENDING), ("_id", DESCENDING)]
         )
-        return [_endpoint(doc) for doc in await found.to_list(limit)]
+        # `limit` on the query, not only on `to_list`: mongomock-motor's ignores its length.
+        return [_endpoint(doc) for doc in await found.limit(limit).to_list(limit)]
 
     async def count(self) -> int:
         return int(await self.collection.count_documents(REGISTERED))

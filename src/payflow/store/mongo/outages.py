@@ -1,7 +1,8 @@
 """The driver's "the database cannot be reached" becomes the store's `StoreUnavailable`.
 
 Each store class is decorated with `translating_outages`, so every public method of the
-store raises `StoreUnavailable` for an outage (no server selected, connection lost) and
+store raises `StoreUnavailable` for an outage (no server selected, connection lost, a
+replica set's write concern not met) and
 nothing above the store needs to know the driver's exception types: the problem mapping
 answers 503 for it, and the worker can back off on it.
 """
@@ -13,7 +14,7 @@ import inspect
 from collections.abc import Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
-from pymongo.errors import ConnectionFailure
+from pymongo.errors import ConnectionFailure, WriteConcernError
 
 from payflow.store.base import StoreUnavailable
 
@@ -22,8 +23,11 @@ R = TypeVar("R")
 C = TypeVar("C", bound=type)
 
 # What the driver raises when the database is out of reach (ServerSelectionTimeoutError,
-# AutoReconnect and NetworkTimeout are all ConnectionFailures).
-OUTAGES: tuple[type[Exception], ...] = (ConnectionFailure,)
+# AutoReconnect and NetworkTimeout are all ConnectionFailures), and when a write was not
+# confirmed durable (a replica set's majority out of reach, or a failover while the write
+# waited for it): a client sees 503 for these, never 500, and its retry with the same key
+# finishes the work (the steps are idempotent).
+OUTAGES: tuple[type[Exception], ...] = (ConnectionFailure, WriteConcernError)
 
 
 def translating_outages(cls: C) -> C:

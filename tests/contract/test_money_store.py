@@ -1,8 +1,6 @@
-"""The money store's behaviour, one suite for every backend (saq's way).
-
-`tests/unit/test_money_store.py` runs these on mongomock and
-`tests/integration/test_money_store.py` on the real embedded server: each module
-imports everything here and provides the `money_db` fixture the `store` is made on.
+"""The money store: customers, wallet movements, saved cards (DESIGN §7); and what only
+a real server decides: concurrent reservations never overdraw a wallet, captures and
+releases racing each other keep the books balanced, one card attaches once.
 """
 
 from __future__ import annotations
@@ -10,6 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import anyio
 import pytest
 
 from payflow.domain.cards import read_card
@@ -38,18 +37,15 @@ from payflow.store.base import (
     PaymentMethodNotFound,
 )
 from payflow.store.mongo import MongoStore
+from tests.contract import EVERY_BACKEND
 from tests.support import START
+
+pytestmark = [pytest.mark.anyio, EVERY_BACKEND]
+# Concurrency needs a server that runs writes at once (mongomock runs one at a time).
+ON_REAL_SERVERS = pytest.mark.backends("embedded", "mongod-rs")
 
 KEY = b"k" * 32
 VISA = "4242 4242 4242 4242"
-
-
-@pytest.fixture
-async def store(money_db: Any) -> MongoStore:
-    """A `MongoStore` on the backend's database, its indexes made."""
-    store = MongoStore(money_db)
-    await store.ensure_indexes()
-    return store
 
 
 async def new_customer(store: MongoStore, **opening: int) -> Customer:
@@ -234,13 +230,13 @@ async def test_re_running_a_movement_with_the_same_entry_ids_changes_no_balance(
 
 
 async def test_a_crash_after_the_ledger_insert_leaves_nothing_a_reader_can_see(
-    store: MongoStore, money_db: Any
+    store: MongoStore, database: Any
 ) -> None:
     customer = await new_customer(store, USD=5_000)
-    snapshot = (await money_db.customers.find_one({"_id": customer.id}))["wallet"]
+    snapshot = (await database.customers.find_one({"_id": customer.id}))["wallet"]
     held = await store.wallets.apply(customer.id, [reserve("ord_1", "A-1", "USD", 1_000)], START)
     # The snapshot's update never happened: the process died right after the insert.
-    await money_db.customers.update_one({"_id": customer.id}, {"$set": {"wallet": snapshot}})
+    await database.customers.update_one({"_id": customer.id}, {"$set": {"wallet": snapshot}})
 
     stored = await store.customers.get(customer.id)
     again = await store.wallets.apply(customer.id, [reserve("ord_1", "A-1", "USD", 1_000)], START)
@@ -249,7 +245,7 @@ async def test_a_crash_after_the_ledger_insert_leaves_nothing_a_reader_can_see(
     assert stored.balance("USD") == held.entries[0].balance
     assert again.rerun
     assert again.entries == held.entries
-    saved = (await money_db.customers.find_one({"_id": customer.id}))["wallet"]
+    saved = (await database.customers.find_one({"_id": customer.id}))["wallet"]
     assert saved["seq"] == snapshot["seq"] + 1
     await assert_books_balance(store, customer.id)
 
@@ -344,13 +340,13 @@ def saved(
 
 
 async def test_a_saved_card_keeps_no_number_and_reads_back_as_saved(
-    store: MongoStore, money_db: Any
+    store: MongoStore, database: Any
 ) -> None:
     method = await store.payment_methods.insert(saved(number="4000-0000-0000-0002"))
 
     assert await store.payment_methods.get(method.id) == method
     assert method.card.failure_code == "generic_decline"
-    stored = await money_db.payment_methods.find_one({"_id": method.id})
+    stored = await database.payment_methods.find_one({"_id": method.id})
     assert "4000000000000002" not in repr(stored)
     assert "4000-0000-0000-0002" not in repr(stored)
 
@@ -426,3 +422,95 @@ async def test_the_fingerprint_key_is_made_once_per_installation(store: MongoSto
 
     assert await store.payment_methods.fingerprint_key() == first
     assert len(first) == 32
+
+
+# What only a real server decides
+
+RESERVATIONS = 50
+HOLD = 1_000  # 10.00 USD
+WALLET = 20_000  # 200.00 USD
+
+
+@ON_REAL_SERVERS
+async def test_concurrent_reservations_never_overdraw_and_racing_captures_and_releases_balance(
+    store: MongoStore,
+) -> None:
+    customer = await new_customer(store, USD=WALLET)
+    refused: list[str] = []
+    held: list[str] = []
+
+    async def authorize(n: int) -> None:
+        try:
+            await store.wallets.apply(
+                customer.id, [reserve(f"ord_{n}", f"R-{n}", "USD", HOLD)], START
+            )
+        except InsufficientBalance:
+            refused.append(f"ord_{n}")
+        else:
+            held.append(f"ord_{n}")
+
+    async with anyio.create_task_group() as tasks:
+        for n in range(RESERVATIONS):
+            tasks.start_soon(authorize, n)
+
+    assert (len(held), len(refused)) == (WALLET // HOLD, RESERVATIONS - WALLET // HOLD)
+    wallet = await store.customers.get(customer.id)
+    assert wallet is not None
+    assert wallet.balance("USD") == Balance("USD", 0, WALLET)
+
+    # Each hold is captured in full, captured in part, or released, and every step runs
+    # twice at once (a retry racing its first run): each applies exactly once.
+    def step_for(i: int, order_id: str) -> list[Movement]:
+        number = order_id.replace("ord_", "R-")
+        if i % 3 == 0:
+            return capture(order_id, number, "USD", HOLD, HOLD)
+        if i % 3 == 1:
+            return capture(order_id, number, "USD", HOLD - 250, HOLD)
+        return [release(order_id, number, "USD", HOLD)]
+
+    steps = [step_for(i, order_id) for i, order_id in enumerate(held)]
+    runs: list[bool] = []
+
+    async def run(step: list[Movement]) -> None:
+        runs.append((await store.wallets.apply(customer.id, step, START)).rerun)
+
+    async with anyio.create_task_group() as tasks:
+        for step in steps + steps:
+            tasks.start_soon(run, step)
+
+    # Of two runs of a step, the later one finds some or all of its entries in: a re-run.
+    assert runs.count(True) >= len(steps)
+    ledger = await store.wallets.ledger_of(customer.id)
+    assert len(ledger) == 1 + len(held) + sum(len(step) for step in steps)
+    captured = sum(m.minor for step in steps for m in step if m.type is EntryType.CAPTURE)
+    wallet = await store.customers.get(customer.id)
+    assert wallet is not None
+    assert wallet.balance("USD") == Balance("USD", WALLET - captured, 0)
+    await assert_books_balance(store, customer.id)
+
+
+@ON_REAL_SERVERS
+async def test_concurrent_attaches_of_one_card_to_one_customer_keep_exactly_one(
+    store: MongoStore,
+) -> None:
+    customer = await new_customer(store)
+    methods = [await store.payment_methods.insert(saved()) for _ in range(10)]
+    attached: list[str] = []
+    duplicates: list[str] = []
+
+    async def attach(method_id: str) -> None:
+        try:
+            await store.payment_methods.attach(method_id, customer.id, START)
+        except PaymentMethodDuplicate as refused:
+            duplicates.append(refused.existing)
+        else:
+            attached.append(method_id)
+
+    async with anyio.create_task_group() as tasks:
+        for method in methods:
+            tasks.start_soon(attach, method.id)
+
+    assert len(attached) == 1
+    assert duplicates == attached * (len(methods) - 1)
+    listed, _ = await store.payment_methods.for_customer(customer.id, 20, None)
+    assert [m.id for m in listed] == attached

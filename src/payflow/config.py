@@ -104,6 +104,11 @@ class CorsSettings(BaseModel):
     )
 
 
+class PaymentSettings(BaseModel):
+    # An authorization (manual capture) not captured within this is canceled as `expired`.
+    authorization_hours: float = Field(default=168.0, gt=0)  # Stripe's 7 days
+
+
 class LogSettings(BaseModel):
     level: str = "INFO"
     json_logs: bool = Field(default=True, validation_alias=AliasChoices("json", "json_logs"))
@@ -130,6 +135,7 @@ class Settings(BaseSettings):
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     cors: CorsSettings = Field(default_factory=CorsSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    payments: PaymentSettings = Field(default_factory=PaymentSettings)
 
     @model_validator(mode="after")
     def _lease_outlasts_a_delivery(self) -> Settings:

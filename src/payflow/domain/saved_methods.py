@@ -6,6 +6,7 @@ and detached for good: a detached method is never used or attached again.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +20,14 @@ CARD = "card"
 def new_payment_method_id() -> str:
     """`pm_` + 24 hex digits; never one of the test names (`pm_card_…`), which have letters."""
     return f"pm_{token(96)}"
+
+
+SAVED_METHOD_ID_RE = re.compile(r"pm_[0-9a-f]{24}")
+
+
+def is_saved_method_id(value: str) -> bool:
+    """Whether `value` has the shape of a saved method's id (test names have letters)."""
+    return SAVED_METHOD_ID_RE.fullmatch(value) is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ from tests.support import FakeClock, make_settings
 
 API = "http://payflow.test"
 BODY = b'{"id":"evt_1","type":"payment.succeeded","data":{"orderNumber":"A-1","amount":1}}'
-COMMANDS = ["serve", "sign", "verify", "trigger", "listen", "orders", "events"]
+COMMANDS = ["serve", "sign", "verify", "trigger", "listen", "orders", "events", "capture"]
 
 
 class Ran(NamedTuple):
@@ -237,6 +237,27 @@ def test_trigger_payment_failed_uses_the_decline_code(payflow: TestClient[Any]) 
     assert out.splitlines()[-1] == "Order T-2 is Failed (insufficient_funds)"
     order = payflow.get("/api/orders/T-2").json()
     assert order["metadata"] == {"source": "payflow trigger"}
+
+
+def test_trigger_payment_authorized_stops_at_authorized_then_capture_takes_part(
+    payflow: TestClient[Any],
+) -> None:
+    args = ["payment.authorized", "--order-number", "T-A", "--amount", "20"]
+    code, out, _ = run("trigger", *args, "--api", API, http=payflow)
+    assert code == 0, out
+    assert " payment.authorized" in out.splitlines()[1]
+    assert out.splitlines()[-1] == "Order T-A is Authorized"
+    code, out, _ = run("capture", "T-A", "--amount", "12.5", "--api", API, http=payflow)
+    assert (code, out) == (0, "Order T-A is Paid: captured 12.50 of 20.00 USD\n")
+    code, _, err = run("capture", "T-A", "--api", API, http=payflow)
+    assert code == 1
+    assert "409" in err
+
+
+def test_capture_refuses_an_amount_that_is_not_a_number() -> None:
+    code, _, err = run("capture", "T-A", "--amount", "lots", "--api", API)
+    assert code == 2
+    assert "--amount 'lots' is not a number" in err
 
 
 def test_trigger_reports_a_problem_from_the_api(payflow: TestClient[Any]) -> None:

@@ -1,7 +1,7 @@
 """The `payflow` command.
 
 `serve` runs payflow; `sign` and `verify` handle webhook signatures offline;
-`trigger`, `listen`, `orders` and `events` talk to a running payflow through its
+`trigger`, `listen`, `orders`, `events` and `capture` talk to a running payflow through its
 HTTP API (never its database), like the Stripe CLI does with Stripe. Run
 `payflow <command> --help` for each command's options.
 """
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import httpx
 
 from payflow import __version__
-from payflow.cli import listen, listing, serve, signatures, trigger
+from payflow.cli import capture, listen, listing, serve, signatures, trigger
 
 
 def main(argv: Sequence[str] | None = None, *, http: httpx.Client | None = None) -> int:
@@ -42,4 +42,5 @@ def build_parser() -> argparse.ArgumentParser:
     trigger.add_commands(commands)
     listen.add_commands(commands)
     listing.add_commands(commands)
+    capture.add_commands(commands)
     return parser

@@ -1,6 +1,9 @@
 """Chaos run: SIGKILL payflow at random moments under a steady order load, restart it on
 the same data, retry like a real client, let it drain, then check the books.
 
+Two modes: `orders` (the default, below) and `money` (`scripts/chaos_money.py`: wallet-
+funded manual-capture orders captured, canceled, both at once or left to expire).
+
 What it proves, from the outside (HTTP only, loopback only):
 - no accepted order is lost: every order the client saw a 201 for exists at the end;
 - no order is paid twice: at most one `applied` receipt per order in its audit trail;
@@ -32,6 +35,18 @@ from typing import Any
 
 import anyio
 import httpx
+from chaos_money import (
+    AUTHORIZATION_HOURS,
+    MoneyTally,
+    database_uri,
+    money_books,
+    money_drain,
+    money_load,
+    money_problems,
+    money_report_rows,
+    open_wallets,
+    problem_slug,
+)
 
 from payflow.database_process import free_port
 
@@ -60,6 +75,8 @@ class Options:
     drain_deadline: float
     workdir: Path
     port: int
+    mode: str = "orders"
+    database_port: int = 0
 
 
 @dataclass
@@ -111,6 +128,9 @@ class Payflow:
             "PAYFLOW_PROCESSING__RETRY_MAX_SECONDS": "5",
             "PAYFLOW_IDEMPOTENCY__LEASE_SECONDS": "10",
         }
+        if options.mode == "money":  # the script reads the books on the same database
+            self.env["PAYFLOW_EMBEDDED__PORT"] = str(options.database_port)
+            self.env["PAYFLOW_PAYMENTS__AUTHORIZATION_HOURS"] = str(AUTHORIZATION_HOURS)
         self.env.pop("MONGO_URI", None)
         self.env.pop("PAYFLOW_MONGO__URI", None)
         self.process: subprocess.Popen[bytes] | None = None
@@ -215,7 +235,7 @@ async def create_order(
                     tally.disagreeing_responses.append(f"{number}: {seen} then {order_id}")
                 tally.methods[number] = method
                 return
-            problem = _problem_slug(response)
+            problem = problem_slug(response)
             if response.status_code >= 500 or problem in RETRYABLE_PROBLEMS:
                 await anyio.sleep(max(backoff, float(response.headers.get("retry-after", 0))))
                 continue
@@ -224,13 +244,6 @@ async def create_order(
         tally.abandoned.append(number)
     finally:
         tally.in_flight -= 1
-
-
-def _problem_slug(response: httpx.Response) -> str:
-    try:
-        return str(response.json().get("type", "")).rsplit("/", 1)[-1]
-    except ValueError:
-        return ""
 
 
 async def load(
@@ -403,6 +416,8 @@ def passed(tally: Tally, life: Life, books: dict[str, Any]) -> bool:
 
 
 async def run(options: Options) -> int:
+    if options.mode == "money":
+        return await run_money(options)
     payflow = Payflow(options)
     tally, life = Tally(), Life()
     say(f"payflow chaos: {options.kills} kills, {options.rate:g} orders/s, seed {options.seed}")
@@ -434,6 +449,56 @@ async def run(options: Options) -> int:
     return 0 if ok else 1
 
 
+async def run_money(options: Options) -> int:
+    payflow = Payflow(options)
+    tally, life = MoneyTally(), Life()
+    uri = database_uri(options.database_port)
+    say(
+        f"payflow chaos (money): {options.kills} kills, {options.rate:g} orders/s, "
+        f"seed {options.seed}; authorizations expire after {AUTHORIZATION_HOURS * 3600:.1f}s"
+    )
+    say(f"  data and logs in {options.workdir}; payflow on {payflow.base_url}")
+    limits = httpx.Limits(max_connections=64)
+    async with httpx.AsyncClient(
+        base_url=payflow.base_url, timeout=CLIENT_TIMEOUT_SECONDS, limits=limits
+    ) as client:
+        payflow.spawn()
+        try:
+            await payflow.wait_ready(client)
+            await open_wallets(uri, tally)
+            with anyio.fail_after(options.deadline):
+                stop = anyio.Event()
+                async with anyio.create_task_group() as tasks:
+                    tasks.start_soon(money_load, client, options.rate, options.seed, tally, stop)
+                    await crash_loop(payflow, client, options, tally, life)  # type: ignore[arg-type]
+                    stop.set()
+                say(f"load stopped: {len(tally.accepted)} accepted; draining…")
+                await money_drain(uri, options.drain_deadline, say)
+                drained = time.monotonic() - life.last_spawn
+                books = await money_books(uri, tally)
+        finally:
+            code = payflow.stop()
+            say(f"payflow stopped with SIGTERM (exit status {code})")
+    rows = [
+        ("seed", str(options.seed)),
+        ("run time", f"{time.monotonic() - life.began:.0f}s"),
+        ("SIGKILLs (of them during start-up)", f"{life.kills} ({life.startup_kills})"),
+        ("orphaned database servers", str(len(life.orphans))),
+        ("every order final, after the last restart", f"{drained:.1f}s"),
+        *money_report_rows(tally, books),
+    ]
+    width = max(len(name) for name, _ in rows)
+    problems = money_problems(tally, books)
+    lines = ["payflow chaos report (money)", *(f"  {n:<{width}}  {v}" for n, v in rows)]
+    lines += [f"  ! {p}" for p in problems]
+    text = "\n".join(lines)
+    say(text)
+    (options.workdir / "report.txt").write_text(text + "\n")
+    ok = not problems and not life.orphans
+    say("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
 def parse(argv: Sequence[str] | None) -> Options:
     parser = argparse.ArgumentParser(
         prog="scripts/chaos",
@@ -451,6 +516,12 @@ def parse(argv: Sequence[str] | None) -> Options:
     parser.add_argument("--drain", type=float, default=180.0, help="seconds to drain")
     parser.add_argument("--workdir", type=Path, default=None, help="default: a new temp dir")
     parser.add_argument("--port", type=int, default=0, help="default: a free port")
+    parser.add_argument(
+        "--mode",
+        choices=("orders", "money"),
+        default="orders",
+        help="orders: card payments (default); money: wallet-funded manual captures",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.kills <= 1000 or not 0 < args.rate <= 500:
         parser.error("--kills must be 1-1000 and --rate 0-500")
@@ -469,6 +540,8 @@ def parse(argv: Sequence[str] | None) -> Options:
         drain_deadline=args.drain,
         workdir=workdir,
         port=args.port or free_port(),
+        mode=args.mode,
+        database_port=free_port() if args.mode == "money" else 0,
     )
 
 

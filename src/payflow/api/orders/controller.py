@@ -260,10 +260,13 @@ class OrdersController(Controller):
         payload = await post.json_object(optional=True)
         request = convert_body(payload, CancelOrderRequest)
 
-        async def cancel(_: idempotency.Claim) -> StoredResponse:
+        async def cancel(claim: idempotency.Claim) -> StoredResponse:
             order = await orders.cancel(order_number, data_scope, post.now, request.reason)
             if order is None:
                 current = await find_order(orders, order_number, data_scope)
+                if claim.took_over and current.status is OrderStatus.CANCELED:
+                    order = current  # this key's holder died after its cancel: finish it
+            if order is None:
                 raise OrderNotCancelable(
                     f"Order {order_number!r} is {current.status.value}; only a Pending or "
                     "Authorized order can be canceled (and not while its payment is moving "
@@ -309,11 +312,14 @@ class OrdersController(Controller):
         current = await find_order(orders, order_number, data_scope)
         wanted = capture_amount(payload, current)
 
-        async def capture(_: idempotency.Claim) -> StoredResponse:
+        async def capture(claim: idempotency.Claim) -> StoredResponse:
             minor = to_minor(current.amount, current.currency) if wanted is None else wanted
             order = await orders.capture(order_number, data_scope, minor, post.now)
             if order is None:
                 now_is = await find_order(orders, order_number, data_scope)
+                if claim.took_over and now_is.captured_minor == minor:
+                    order = now_is  # this key's holder died after its capture: finish it
+            if order is None:
                 raise OrderNotCapturable(
                     f"Order {order_number!r} is {now_is.status.value}; only an Authorized "
                     "order can be captured, once."

@@ -178,46 +178,36 @@ class MongoOrderStore:
     ) -> Order | None:
         # One write decides the capture against a cancel or the expiry: only an Authorized
         # order moves, and only once. The job queued with it moves the money and emits.
-        doc = await self.collection.find_one_and_update(
+        return await self._update_then_read(
             {
                 **_number(order_number, scope),
                 "status": OrderStatus.AUTHORIZED.value,
                 "amountMinor": {"$gte": captured_minor},
             },
             {
-                "$set": {
-                    "status": OrderStatus.PAID.value,
-                    "paidAt": now,
-                    "updatedAt": now,
-                    "capturedMinor": captured_minor,
-                    "processing": jobs.queued(now),
-                }
+                "status": OrderStatus.PAID.value,
+                "paidAt": now,
+                "updatedAt": now,
+                "capturedMinor": captured_minor,
+                "processing": jobs.queued(now),
             },
-            projection=_ORDER_PROJECTION,
-            return_document=ReturnDocument.AFTER,
         )
-        return None if doc is None else _order(doc)
 
     async def expire(self, order_id: str, now: datetime) -> Order | None:
         # The expiry's job holds the lease: the job stays as it is, only the order moves.
-        doc = await self.collection.find_one_and_update(
+        return await self._update_then_read(
             {
                 "_id": order_id,
                 "status": {"$in": [OrderStatus.PENDING.value, OrderStatus.AUTHORIZED.value]},
                 "authorizedUntil": {"$lte": now},
             },
             {
-                "$set": {
-                    "status": OrderStatus.CANCELED.value,
-                    "canceledAt": now,
-                    "updatedAt": now,
-                    "cancellationReason": EXPIRED,
-                }
+                "status": OrderStatus.CANCELED.value,
+                "canceledAt": now,
+                "updatedAt": now,
+                "cancellationReason": EXPIRED,
             },
-            projection=_ORDER_PROJECTION,
-            return_document=ReturnDocument.AFTER,
         )
-        return None if doc is None else _order(doc)
 
     async def mark_funds(
         self, order_id: str, expected: Funds | None, funds: Funds, now: datetime
@@ -229,12 +219,20 @@ class MongoOrderStore:
             query.update({"status": OrderStatus.PENDING.value, "funds": None})
         else:
             query["funds"] = expected.value
-        doc = await self.collection.find_one_and_update(
-            query,
-            {"$set": {"funds": funds.value, "updatedAt": now}},
-            projection=_ORDER_PROJECTION,
-            return_document=ReturnDocument.AFTER,
-        )
+        return await self._update_then_read(query, {"funds": funds.value, "updatedAt": now})
+
+    async def _update_then_read(
+        self, query: dict[str, Any], fields: dict[str, Any]
+    ) -> Order | None:
+        """One conditional update, then the order as it is now if the update matched.
+
+        Not `find_one_and_update`: the embedded server scans the whole collection for a
+        findAndModify that matches (see `apply_payment`), an update by a unique key not."""
+        result = await self.collection.update_one(query, {"$set": fields})
+        if result.modified_count != 1:
+            return None
+        key = {"_id": query["_id"]} if "_id" in query else {"orderNumber": query["orderNumber"]}
+        doc = await self.collection.find_one(key, _ORDER_PROJECTION)
         return None if doc is None else _order(doc)
 
     async def schedule_expiry(self, order_id: str, owner: str, until: datetime) -> bool:

@@ -28,10 +28,10 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import httpx
@@ -50,6 +50,7 @@ from chaos_money import (
 
 from payflow.database_process import free_port
 
+T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
 READY_DEADLINE_SECONDS = 120.0  # a restart under a backlog on a busy machine can be slow
@@ -415,12 +416,17 @@ def passed(tally: Tally, life: Life, books: dict[str, Any]) -> bool:
     )
 
 
-async def run(options: Options) -> int:
-    if options.mode == "money":
-        return await run_money(options)
-    payflow = Payflow(options)
-    tally, life = Tally(), Life()
-    say(f"payflow chaos: {options.kills} kills, {options.rate:g} orders/s, seed {options.seed}")
+async def under_kills(
+    options: Options,
+    payflow: Payflow,
+    tally: Any,
+    life: Life,
+    start_load: Callable[[httpx.AsyncClient, anyio.Event], Awaitable[None]],
+    finish: Callable[[httpx.AsyncClient], Awaitable[T]],
+    setup: Callable[[], Awaitable[None]] | None = None,
+) -> T:
+    """Serve, load, kill and restart as the options say; stop the load, then `finish`
+    (drain and read the books) before payflow is stopped for good. Both modes run this."""
     say(f"  data and logs in {options.workdir}; payflow on {payflow.base_url}")
     limits = httpx.Limits(max_connections=64)
     async with httpx.AsyncClient(
@@ -429,18 +435,40 @@ async def run(options: Options) -> int:
         payflow.spawn()
         try:
             await payflow.wait_ready(client)
+            if setup is not None:
+                await setup()
             with anyio.fail_after(options.deadline):
                 stop = anyio.Event()
                 async with anyio.create_task_group() as tasks:
-                    tasks.start_soon(load, client, options, tally, stop)
+                    tasks.start_soon(start_load, client, stop)
                     await crash_loop(payflow, client, options, tally, life)
-                    stop.set()  # the creates already sent still finish (retrying as needed)
+                    stop.set()  # the requests already sent still finish (retrying as needed)
                 say(f"load stopped: {len(tally.accepted)} accepted; draining…")
-                drained = await drain(client, life, options.drain_deadline)
-                books = await audit(client, tally)
+                return await finish(client)
         finally:
             code = payflow.stop()
             say(f"payflow stopped with SIGTERM (exit status {code})")
+
+
+async def run(options: Options) -> int:
+    if options.mode == "money":
+        return await run_money(options)
+    payflow = Payflow(options)
+    tally, life = Tally(), Life()
+    say(f"payflow chaos: {options.kills} kills, {options.rate:g} orders/s, seed {options.seed}")
+
+    async def finish(client: httpx.AsyncClient) -> tuple[float, dict[str, Any]]:
+        drained = await drain(client, life, options.drain_deadline)
+        return drained, await audit(client, tally)
+
+    drained, books = await under_kills(
+        options,
+        payflow,
+        tally,
+        life,
+        lambda client, stop: load(client, options, tally, stop),
+        finish,
+    )
     text = report(options, tally, life, books, drained)
     say(text)
     (options.workdir / "report.txt").write_text(text + "\n")
@@ -457,28 +485,20 @@ async def run_money(options: Options) -> int:
         f"payflow chaos (money): {options.kills} kills, {options.rate:g} orders/s, "
         f"seed {options.seed}; authorizations expire after {AUTHORIZATION_HOURS * 3600:.1f}s"
     )
-    say(f"  data and logs in {options.workdir}; payflow on {payflow.base_url}")
-    limits = httpx.Limits(max_connections=64)
-    async with httpx.AsyncClient(
-        base_url=payflow.base_url, timeout=CLIENT_TIMEOUT_SECONDS, limits=limits
-    ) as client:
-        payflow.spawn()
-        try:
-            await payflow.wait_ready(client)
-            await open_wallets(uri, tally)
-            with anyio.fail_after(options.deadline):
-                stop = anyio.Event()
-                async with anyio.create_task_group() as tasks:
-                    tasks.start_soon(money_load, client, options.rate, options.seed, tally, stop)
-                    await crash_loop(payflow, client, options, tally, life)  # type: ignore[arg-type]
-                    stop.set()
-                say(f"load stopped: {len(tally.accepted)} accepted; draining…")
-                await money_drain(uri, options.drain_deadline, say)
-                drained = time.monotonic() - life.last_spawn
-                books = await money_books(uri, tally)
-        finally:
-            code = payflow.stop()
-            say(f"payflow stopped with SIGTERM (exit status {code})")
+
+    async def finish(_: httpx.AsyncClient) -> tuple[float, dict[str, Any]]:
+        await money_drain(uri, options.drain_deadline, say)
+        return time.monotonic() - life.last_spawn, await money_books(uri, tally)
+
+    drained, books = await under_kills(
+        options,
+        payflow,
+        tally,
+        life,
+        lambda client, stop: money_load(client, options.rate, options.seed, tally, stop),
+        finish,
+        setup=lambda: open_wallets(uri, tally),
+    )
     rows = [
         ("seed", str(options.seed)),
         ("run time", f"{time.monotonic() - life.began:.0f}s"),

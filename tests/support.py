@@ -14,7 +14,9 @@ from litestar.testing import AsyncTestClient
 from payflow.app import create_app
 from payflow.config import Settings, load_settings
 from payflow.domain.orders import Order, OrderStatus
+from payflow.domain.wallets import ledger_totals
 from payflow.lifespan import Overrides, runtime_of
+from payflow.store.base import Store
 
 # In the future, so that the database's TTL monitor (real time) never removes test records.
 START = datetime(2036, 11, 22, 20, 47, 1, 123000, tzinfo=UTC)
@@ -95,3 +97,17 @@ def card_order(
         created_at=at,
         updated_at=at,
     )
+
+
+async def wallet_books(store: Store, customer_id: str, currency: str = "USD") -> tuple[int, int]:
+    """(available, reserved) of a wallet in minor units, after checking its books: the
+    wallet equals the sum of its ledger, and neither number is negative."""
+    customer = await store.customers.get(customer_id)
+    assert customer is not None
+    wallet = customer.balance(currency)
+    ledger = ledger_totals(await store.wallets.ledger_of(customer_id)).get(currency)
+    if ledger is not None:
+        assert ledger == wallet
+    assert wallet.available_minor >= 0
+    assert wallet.reserved_minor >= 0
+    return wallet.available_minor, wallet.reserved_minor

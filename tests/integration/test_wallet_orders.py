@@ -17,10 +17,10 @@ import pytest
 
 from payflow.config import Settings
 from payflow.domain.customers import Customer, new_customer_id
-from payflow.domain.wallets import ledger_totals, opening_balance
+from payflow.domain.wallets import opening_balance
 from payflow.store.mongo import MongoStore
 from tests.integration.test_cancel_refund_races import settled
-from tests.support import START, FakeClock, app_client
+from tests.support import START, FakeClock, app_client, wallet_books
 from tests.waiting import eventually, wait_for_status
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
@@ -41,21 +41,7 @@ async def funded_customer(mongo_db: Any, minor: int = WALLET_MINOR) -> str:
 
 async def books(mongo_db: Any, customer_id: str) -> tuple[int, int]:
     """(available, reserved): the wallet, which must equal the sum of its ledger."""
-    store = MongoStore(mongo_db)
-    customer = await store.customers.get(customer_id)
-    assert customer is not None
-    wallet = customer.balance("USD")
-    ledger = ledger_totals(await store.wallets.ledger_of(customer_id))["USD"]
-    assert ledger.available_minor + ledger.reserved_minor == (
-        wallet.available_minor + wallet.reserved_minor
-    )
-    assert (ledger.available_minor, ledger.reserved_minor) == (
-        wallet.available_minor,
-        wallet.reserved_minor,
-    )
-    assert wallet.available_minor >= 0
-    assert wallet.reserved_minor >= 0
-    return wallet.available_minor, wallet.reserved_minor
+    return await wallet_books(MongoStore(mongo_db), customer_id)
 
 
 async def place(client: Any, number: str, customer: str) -> None:

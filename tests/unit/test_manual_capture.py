@@ -19,9 +19,9 @@ from payflow.domain.cards import read_card
 from payflow.domain.customers import Customer, new_customer_id
 from payflow.domain.orders import Funds
 from payflow.domain.saved_methods import SavedPaymentMethod, new_payment_method_id
-from payflow.domain.wallets import ledger_totals, opening_balance
+from payflow.domain.wallets import opening_balance
 from payflow.lifespan import Runtime, build_processor
-from tests.support import START, FakeClock, order_body
+from tests.support import START, FakeClock, order_body, wallet_books
 from tests.unit.test_cancel import cancel, events, process
 
 pytestmark = pytest.mark.anyio
@@ -42,19 +42,7 @@ async def new_customer(client: Client, usd_minor: int = 20_000) -> str:
 
 async def balance(client: Client, customer_id: str) -> tuple[int, int]:
     """(available, reserved) in minor units, checked against the sum of the ledger."""
-    store = runtime_of(client).store
-    customer = await store.customers.get(customer_id)
-    assert customer is not None
-    wallet = customer.balance("USD")
-    totals = ledger_totals(await store.wallets.ledger_of(customer_id)).get("USD")
-    if totals is not None:
-        assert (totals.available_minor, totals.reserved_minor) == (
-            wallet.available_minor,
-            wallet.reserved_minor,
-        )
-    assert wallet.available_minor >= 0
-    assert wallet.reserved_minor >= 0
-    return wallet.available_minor, wallet.reserved_minor
+    return await wallet_books(runtime_of(client).store, customer_id)
 
 
 async def create(

@@ -22,8 +22,9 @@ trips: 3 journaled writes — claim the key, the conditional update, store the r
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import structlog
 from litestar import Controller, Response, get, post
@@ -44,7 +45,7 @@ from payflow.api.dependencies import (
     find_order,
     provide,
 )
-from payflow.api.idempotent import idempotent_problems, stored_json
+from payflow.api.idempotent import IdempotentPost, idempotent_problems, stored_json
 from payflow.api.openapi import example_response
 from payflow.api.orders.docs import (
     CANCELED_EXAMPLE,
@@ -67,12 +68,18 @@ from payflow.api.orders.schemas import (
 from payflow.api.paging import next_page_link, read_page
 from payflow.api.problems import problems
 from payflow.api.responses import ExactJSON
-from payflow.domain.jobs import JobKind
+from payflow.domain.jobs import JobKind, WorkScheduler
 from payflow.domain.money import to_minor
 from payflow.domain.orders import Order, OrderStatus, new_order_id
 from payflow.domain.saved_methods import is_saved_method_id
-from payflow.errors import OrderExists, OrderNotCancelable, OrderNotCapturable, ValidationFailed
-from payflow.store.base import IdempotencyRef, OrderNumberTaken, Store, StoredResponse
+from payflow.errors import (
+    OrderExists,
+    OrderNotCancelable,
+    OrderNotCapturable,
+    PayflowError,
+    ValidationFailed,
+)
+from payflow.store.base import IdempotencyRef, OrderNumberTaken, OrderStore, Store, StoredResponse
 from payflow.timefmt import isoformat
 from payflow.worker.settlement import capture_hold, release_hold
 
@@ -260,24 +267,25 @@ class OrdersController(Controller):
         payload = await post.json_object(optional=True)
         request = convert_body(payload, CancelOrderRequest)
 
-        async def cancel(claim: idempotency.Claim) -> StoredResponse:
-            order = await orders.cancel(order_number, data_scope, post.now, request.reason)
-            if order is None:
-                current = await find_order(orders, order_number, data_scope)
-                if claim.took_over and current.status is OrderStatus.CANCELED:
-                    order = current  # this key's holder died after its cancel: finish it
-            if order is None:
-                raise OrderNotCancelable(
-                    f"Order {order_number!r} is {current.status.value}; only a Pending or "
-                    "Authorized order can be canceled (and not while its payment is moving "
-                    "money)."
-                )
-            # The hold goes back now; the queued job does it again (a no-op) if this dies.
-            await release_hold(database, order, post.now)
-            queue.schedule(JobKind.ORDER.item(order.id), post.now)
-            return stored_json(200, order_out(order))
+        def refuse(current: Order) -> OrderNotCancelable:
+            return OrderNotCancelable(
+                f"Order {order_number!r} is {current.status.value}; only a Pending or "
+                "Authorized order can be canceled (and not while its payment is moving money)."
+            )
 
-        return await post.respond(f"{ROUTE}/{order_number}/cancel", payload, cancel)
+        return await _move_order(
+            post,
+            orders,
+            queue,
+            data_scope,
+            order_number,
+            payload,
+            "cancel",
+            move=lambda: orders.cancel(order_number, data_scope, post.now, request.reason),
+            mine=lambda current: current.status is OrderStatus.CANCELED,
+            refuse=refuse,
+            settle=lambda order: release_hold(database, order, post.now),
+        )
 
     @post(
         "/{order_number:str}/capture",
@@ -312,24 +320,60 @@ class OrdersController(Controller):
         current = await find_order(orders, order_number, data_scope)
         wanted = capture_amount(payload, current)
 
-        async def capture(claim: idempotency.Claim) -> StoredResponse:
-            minor = to_minor(current.amount, current.currency) if wanted is None else wanted
-            order = await orders.capture(order_number, data_scope, minor, post.now)
-            if order is None:
-                now_is = await find_order(orders, order_number, data_scope)
-                if claim.took_over and now_is.captured_minor == minor:
-                    order = now_is  # this key's holder died after its capture: finish it
-            if order is None:
-                raise OrderNotCapturable(
-                    f"Order {order_number!r} is {now_is.status.value}; only an Authorized "
-                    "order can be captured, once."
-                )
-            # The money moves now; the queued job does it again (a no-op) if this dies.
-            await capture_hold(database, order, post.now)
-            queue.schedule(JobKind.ORDER.item(order.id), post.now)
-            return stored_json(200, order_out(order))
+        minor = to_minor(current.amount, current.currency) if wanted is None else wanted
 
-        return await post.respond(f"{ROUTE}/{order_number}/capture", payload, capture)
+        def refuse(now_is: Order) -> OrderNotCapturable:
+            return OrderNotCapturable(
+                f"Order {order_number!r} is {now_is.status.value}; only an Authorized order "
+                "can be captured, once."
+            )
+
+        return await _move_order(
+            post,
+            orders,
+            queue,
+            data_scope,
+            order_number,
+            payload,
+            "capture",
+            move=lambda: orders.capture(order_number, data_scope, minor, post.now),
+            mine=lambda now_is: now_is.captured_minor == minor,
+            refuse=refuse,
+            settle=lambda order: capture_hold(database, order, post.now),
+        )
+
+
+async def _move_order(
+    post: IdempotentPost,
+    orders: OrderStore,
+    queue: WorkScheduler,
+    data_scope: str | None,
+    order_number: str,
+    payload: dict[str, Any],
+    action: str,
+    *,
+    move: Callable[[], Awaitable[Order | None]],
+    mine: Callable[[Order], bool],
+    refuse: Callable[[Order], PayflowError],
+    settle: Callable[[Order], Awaitable[None]],
+) -> Response[bytes]:
+    """A cancel or a capture: `move` is the one conditional update that decides it; then
+    the money moves (`settle`) and the order's job is queued, which moves it again (a
+    no-op) if this request dies, and announces it. A retry that took over a key whose
+    holder died after its update finds the order moved as it asked (`mine`): 200."""
+
+    async def handle(claim: idempotency.Claim) -> StoredResponse:
+        order = await move()
+        if order is None:
+            current = await find_order(orders, order_number, data_scope)
+            if not (claim.took_over and mine(current)):
+                raise refuse(current)
+            order = current
+        await settle(order)
+        queue.schedule(JobKind.ORDER.item(order.id), post.now)
+        return stored_json(200, order_out(order))
+
+    return await post.respond(f"{ROUTE}/{order_number}/{action}", payload, handle)
 
 
 async def check_payer(database: Store, order_in: CreateOrderRequest, scope: str | None) -> None:

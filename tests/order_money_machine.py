@@ -3,7 +3,7 @@
 Customers, credits and debits, orders paid from the wallet (automatic and manual capture),
 authorizations, captures (full and partial), cancels, expiries, refunds and re-runs of any
 order's job, each through the same code the API and the worker run (`store.orders` for
-the decisions, `worker.settlement` for the money). A model says what each wallet must
+the decisions, `payflow.settlement` for the money). A model says what each wallet must
 hold; after every step each wallet equals the model and the sum of its ledger, and nothing
 is negative. The receiver's part (a Pending order moved by its event) is the store's
 `apply_payment`, as the receiver calls it.
@@ -28,8 +28,8 @@ from payflow.domain.orders import BALANCE, CaptureMethod, Order, OrderStatus, ne
 from payflow.domain.refunds import Refund, derive_refund_id
 from payflow.domain.wallets import InsufficientBalance, adjustment, ledger_totals
 from payflow.refunding import count_refund
+from payflow.settlement import capture_hold, decide, refund_to_wallet, release_hold
 from payflow.store.base import Store
-from payflow.worker.settlement import capture_hold, decide, refund_to_wallet, release_hold
 from tests.support import FakeClock
 
 T = TypeVar("T")

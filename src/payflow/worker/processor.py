@@ -4,7 +4,7 @@ Order job (`process_order`), one per order, due at createdAt + simulated delay (
 queued again, due at once, when the order is canceled):
     claim the order's job (lease) → decide what to announce (a Pending order's payment
     outcome, a Canceled order's `order.canceled`) → emit it → mark the job done.
-    Before it decides, the job moves a wallet-paid order's money (`worker.settlement`),
+    Before it decides, the job moves a wallet-paid order's money (`payflow.settlement`),
     and an authorization's job is queued again for when it expires instead of done.
 Refund job (`process_refund`), one per refund, due when the refund is made:
     claim → credit the wallet of a wallet-paid order → emit `refund.succeeded` → mark done.
@@ -51,12 +51,12 @@ from payflow.domain.jobs import JobKind, parse_item
 from payflow.domain.orders import Order, OrderStatus
 from payflow.ids import token
 from payflow.metrics import Metrics
+from payflow.settlement import decide, refund_to_wallet, settled_outcome
 from payflow.store.base import Attempt, Delivery, Store
 from payflow.timefmt import Clock
 from payflow.worker.backoff import retry_delay
 from payflow.worker.channel import WorkQueue
 from payflow.worker.sender import WebhookSender
-from payflow.worker.settlement import decide, refund_to_wallet, settled_outcome
 
 log = structlog.get_logger(__name__)
 

@@ -79,9 +79,9 @@ from payflow.errors import (
     PayflowError,
     ValidationFailed,
 )
+from payflow.settlement import capture_hold, release_hold
 from payflow.store.base import IdempotencyRef, OrderNumberTaken, OrderStore, Store, StoredResponse
 from payflow.timefmt import isoformat
-from payflow.worker.settlement import capture_hold, release_hold
 
 ROUTE = "/api/orders"
 

@@ -12,7 +12,7 @@ from itertools import product
 from typing import Any
 
 from payflow.api.idempotent import idempotent_post_operation
-from payflow.api.openapi import exact_amount, request_body, struct_schema
+from payflow.api.openapi import request_body, struct_schema, with_exact_amount
 from payflow.api.orders.schemas import (
     CancelOrderRequest,
     CaptureOrderRequest,
@@ -36,11 +36,10 @@ def every_spelling(codes: Iterable[str]) -> list[str]:
 
 
 def create_order_schema() -> dict[str, Any]:
-    schema = struct_schema(CreateOrderRequest)
-    properties = schema["properties"]
-    properties["amount"] = exact_amount(
-        "at most the currency's minor digits (USD 2, JPY 0, KWD 3)", 149.99
+    schema = with_exact_amount(
+        CreateOrderRequest, "at most the currency's minor digits (USD 2, JPY 0, KWD 3)", 149.99
     )
+    properties = schema["properties"]
     properties["currency"]["enum"] = every_spelling(CURRENCY_EXPONENTS)
     method = properties["paymentMethod"]
     properties["paymentMethod"] = {
@@ -71,11 +70,9 @@ CancelOrderOperation = idempotent_post_operation(
 
 
 def capture_order_schema() -> dict[str, Any]:
-    schema = struct_schema(CaptureOrderRequest)
-    schema["properties"]["amount"] = exact_amount(
-        "at most amountCapturable; default all of it", 100.00
+    return with_exact_amount(
+        CaptureOrderRequest, "at most amountCapturable; default all of it", 100.00
     )
-    return schema
 
 
 CaptureOrderOperation = idempotent_post_operation(

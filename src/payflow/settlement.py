@@ -1,4 +1,5 @@
-"""What an order's job does with the payer's money before it announces anything (DESIGN §7).
+"""Moving an order's money: what its job does before it announces anything, and what a
+capture or a cancel does in its request (DESIGN §7). Used by the worker and the API alike.
 
 An order's job decides, in this order, on the order as its claim found it:
     an authorization past `authorizedUntil` → expire it (Canceled, `expired`), then as Canceled

@@ -337,6 +337,64 @@ else
     fail "first order $ORDER1 became Paid within ${WAIT_SECONDS}s" '"status":"Paid"' "$(got)"
 fi
 
+# --- 6. two-step payments and money behind them (§7) ------------------------------------
+# A card order with manual capture stops at Authorized; a capture of part of it makes it
+# Paid, and a second capture is refused. Then a customer's wallet of 100.00 pays an order
+# of 40.00 with manual capture (40.00 held), a capture of 25.00 gives the other 15.00
+# back; and the same card saved twice for the customer is refused as a duplicate naming
+# the first.
+json_id() { compact_body | sed -n "s/^{\"id\":\"\($1_[0-9a-f]*\)\".*/\1/p"; }
+capture() { # ORDER BODY
+    req POST "/api/orders/$1/capture" -H 'Content-Type: application/json' -H "Idempotency-Key: $(new_key)" --data-binary "$2"
+}
+wait_while_pending() { # ORDER: poll until it leaves Pending (or WAIT_SECONDS pass)
+    local deadline=$((SECONDS + WAIT_SECONDS))
+    while :; do
+        req GET "/api/orders/$1"
+        case "$(order_status)" in
+            Pending | '') ;;
+            *) return ;;
+        esac
+        [ "$SECONDS" -ge "$deadline" ] && return
+        sleep 0.5
+    done
+}
+
+ORDER3="$(new_order_number)"
+create_order "$(new_key)" "$(printf '{"orderNumber":"%s","amount":40.00,"currency":"USD","captureMethod":"manual"}' "$ORDER3")"
+expect_json "manual-capture card order → 201, captureMethod manual" 201 '"captureMethod":"manual"' '"amountCapturable":0.00'
+wait_while_pending "$ORDER3"
+expect_json "it stops at Authorized with 40.00 capturable" 200 '"status":"Authorized"' '"amountCapturable":40.00'
+capture "$ORDER3" '{"amount":25.00}'
+expect_json "capture 25.00 → 200 Paid, amountCaptured 25.00" 200 '"status":"Paid"' '"amountCaptured":25.00' '"amountCapturable":0.00'
+capture "$ORDER3" '{}'
+expect_problem "a second capture → 409 order-not-capturable" 409 order-not-capturable
+
+req POST /api/customers -H 'Content-Type: application/json' -H "Idempotency-Key: $(new_key)" \
+    --data-binary '{"name":"test-api","balances":{"USD":100.00}}'
+expect_json "POST /api/customers with a 100.00 wallet → 201" 201 '"available":100.00'
+CUSTOMER="$(json_id cus)"
+
+ORDER4="$(new_order_number)"
+create_order "$(new_key)" "$(printf '{"orderNumber":"%s","amount":40.00,"currency":"USD","customer":"%s","paymentMethod":"balance","captureMethod":"manual"}' "$ORDER4" "$CUSTOMER")"
+expect_json "wallet-funded manual-capture order → 201" 201 "\"customer\":\"$CUSTOMER\"" '"paymentMethod":"balance"'
+wait_while_pending "$ORDER4"
+expect_json "the wallet order stops at Authorized" 200 '"status":"Authorized"' '"amountCapturable":40.00'
+req GET "/api/customers/$CUSTOMER"
+expect_json "the wallet holds 40.00 (available 60.00, reserved 40.00)" 200 '"available":60.00' '"reserved":40.00'
+capture "$ORDER4" '{"amount":25.00}'
+expect_json "capture 25.00 of the wallet order → 200 Paid" 200 '"status":"Paid"' '"amountCaptured":25.00'
+req GET "/api/customers/$CUSTOMER"
+expect_json "the rest went back: available 75.00, reserved 0.00" 200 '"available":75.00' '"reserved":0.00'
+
+CARD="$(printf '{"type":"card","card":{"number":"4242 4242 4242 4242","expMonth":12,"expYear":%s},"customer":"%s"}' "$(($(date -u +%Y) + 3))" "$CUSTOMER")"
+req POST /api/payment-methods -H 'Content-Type: application/json' -H "Idempotency-Key: $(new_key)" --data-binary "$CARD"
+expect_json "save a card for the customer → 201 (last4 4242)" 201 '"last4":"4242"'
+FIRST_PM="$(json_id pm)"
+req POST /api/payment-methods -H 'Content-Type: application/json' -H "Idempotency-Key: $(new_key)" --data-binary "$CARD"
+expect_problem "the same card again → 409 payment-method-duplicate" 409 payment-method-duplicate
+expect_body "the duplicate names the first ($FIRST_PM)" "\"existingPaymentMethod\":\"$FIRST_PM\""
+
 # --- summary ----------------------------------------------------------------------------
 echo
 if [ "$FAILED" -eq 0 ]; then

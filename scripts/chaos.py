@@ -1,6 +1,9 @@
 """Chaos run: SIGKILL payflow at random moments under a steady order load, restart it on
 the same data, retry like a real client, let it drain, then check the books.
 
+Two modes: `orders` (the default, below) and `money` (`scripts/chaos_money.py`: wallet-
+funded manual-capture orders captured, canceled, both at once or left to expire).
+
 What it proves, from the outside (HTTP only, loopback only):
 - no accepted order is lost: every order the client saw a 201 for exists at the end;
 - no order is paid twice: at most one `applied` receipt per order in its audit trail;
@@ -25,16 +28,29 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import httpx
+from chaos_money import (
+    AUTHORIZATION_HOURS,
+    MoneyTally,
+    database_uri,
+    money_books,
+    money_drain,
+    money_load,
+    money_problems,
+    money_report_rows,
+    open_wallets,
+    problem_slug,
+)
 
 from payflow.database_process import free_port
 
+T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
 READY_DEADLINE_SECONDS = 120.0  # a restart under a backlog on a busy machine can be slow
@@ -61,6 +77,8 @@ class Options:
     workdir: Path
     port: int
     target: str = "payflow"
+    mode: str = "orders"
+    database_port: int = 0
 
 
 @dataclass
@@ -112,6 +130,9 @@ class Payflow:
             "PAYFLOW_PROCESSING__RETRY_MAX_SECONDS": "5",
             "PAYFLOW_IDEMPOTENCY__LEASE_SECONDS": "10",
         }
+        if options.mode == "money":  # the script reads the books on the same database
+            self.env["PAYFLOW_EMBEDDED__PORT"] = str(options.database_port)
+            self.env["PAYFLOW_PAYMENTS__AUTHORIZATION_HOURS"] = str(AUTHORIZATION_HOURS)
         self.env.pop("MONGO_URI", None)
         self.env.pop("PAYFLOW_MONGO__URI", None)
         self.process: subprocess.Popen[bytes] | None = None
@@ -216,7 +237,7 @@ async def create_order(
                     tally.disagreeing_responses.append(f"{number}: {seen} then {order_id}")
                 tally.methods[number] = method
                 return
-            problem = _problem_slug(response)
+            problem = problem_slug(response)
             if response.status_code >= 500 or problem in RETRYABLE_PROBLEMS:
                 await anyio.sleep(max(backoff, float(response.headers.get("retry-after", 0))))
                 continue
@@ -225,13 +246,6 @@ async def create_order(
         tally.abandoned.append(number)
     finally:
         tally.in_flight -= 1
-
-
-def _problem_slug(response: httpx.Response) -> str:
-    try:
-        return str(response.json().get("type", "")).rsplit("/", 1)[-1]
-    except ValueError:
-        return ""
 
 
 async def load(
@@ -431,13 +445,17 @@ def passed(tally: Tally, life: Life, books: dict[str, Any]) -> bool:
     )
 
 
-async def run(options: Options) -> int:
-    payflow = Payflow(options)
-    tally, life = Tally(), Life()
-    say(
-        f"payflow chaos: {options.kills} kills of {options.target}, {options.rate:g} orders/s, "
-        f"seed {options.seed}"
-    )
+async def under_kills(
+    options: Options,
+    payflow: Payflow,
+    tally: Any,
+    life: Life,
+    start_load: Callable[[httpx.AsyncClient, anyio.Event], Coroutine[Any, Any, None]],
+    finish: Callable[[httpx.AsyncClient], Awaitable[T]],
+    setup: Callable[[httpx.AsyncClient], Awaitable[None]] | None = None,
+) -> T:
+    """Serve, load, kill and restart as the options say; stop the load, then `finish`
+    (drain and read the books) before payflow is stopped for good. Both modes run this."""
     say(f"  data and logs in {options.workdir}; payflow on {payflow.base_url}")
     limits = httpx.Limits(max_connections=64)
     async with httpx.AsyncClient(
@@ -446,23 +464,90 @@ async def run(options: Options) -> int:
         payflow.spawn()
         try:
             await payflow.wait_ready(client)
+            if setup is not None:
+                await setup(client)
             with anyio.fail_after(options.deadline):
                 stop = anyio.Event()
                 async with anyio.create_task_group() as tasks:
-                    tasks.start_soon(load, client, options, tally, stop)
+                    tasks.start_soon(start_load, client, stop)
                     kill_loop = database_kill_loop if options.target == "database" else crash_loop
                     await kill_loop(payflow, client, options, tally, life)
-                    stop.set()  # the creates already sent still finish (retrying as needed)
+                    stop.set()  # the requests already sent still finish (retrying as needed)
                 say(f"load stopped: {len(tally.accepted)} accepted; draining…")
-                drained = await drain(client, life, options.drain_deadline)
-                books = await audit(client, tally)
+                return await finish(client)
         finally:
             code = payflow.stop()
             say(f"payflow stopped with SIGTERM (exit status {code})")
+
+
+async def run(options: Options) -> int:
+    if options.mode == "money":
+        return await run_money(options)
+    payflow = Payflow(options)
+    tally, life = Tally(), Life()
+    say(
+        f"payflow chaos: {options.kills} kills of {options.target}, {options.rate:g} orders/s, "
+        f"seed {options.seed}"
+    )
+
+    async def finish(client: httpx.AsyncClient) -> tuple[float, dict[str, Any]]:
+        drained = await drain(client, life, options.drain_deadline)
+        return drained, await audit(client, tally)
+
+    drained, books = await under_kills(
+        options,
+        payflow,
+        tally,
+        life,
+        lambda client, stop: load(client, options, tally, stop),
+        finish,
+    )
     text = report(options, tally, life, books, drained)
     say(text)
     (options.workdir / "report.txt").write_text(text + "\n")
     ok = passed(tally, life, books)
+    say("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+async def run_money(options: Options) -> int:
+    payflow = Payflow(options)
+    tally, life = MoneyTally(), Life()
+    uri = database_uri(options.database_port)
+    say(
+        f"payflow chaos (money): {options.kills} kills, {options.rate:g} orders/s, "
+        f"seed {options.seed}; authorizations expire after {AUTHORIZATION_HOURS * 3600:.1f}s"
+    )
+
+    async def finish(_: httpx.AsyncClient) -> tuple[float, dict[str, Any]]:
+        await money_drain(uri, options.drain_deadline, say)
+        return time.monotonic() - life.last_spawn, await money_books(uri, tally)
+
+    drained, books = await under_kills(
+        options,
+        payflow,
+        tally,
+        life,
+        lambda client, stop: money_load(client, options.rate, options.seed, tally, stop),
+        finish,
+        setup=lambda client: open_wallets(client, options.seed, tally),
+    )
+    rows = [
+        ("seed", str(options.seed)),
+        ("run time", f"{time.monotonic() - life.began:.0f}s"),
+        ("SIGKILLs (of them during start-up)", f"{life.kills} ({life.startup_kills})"),
+        ("orphaned database servers", str(len(life.orphans))),
+        ("every order final, after the last restart", f"{drained:.1f}s"),
+        *money_report_rows(tally, books),
+    ]
+    width = max(len(name) for name, _ in rows)
+    problems = money_problems(tally, books)
+    lines = ["payflow chaos report (money)", *(f"  {n:<{width}}  {v}" for n, v in rows)]
+    lines += [f"  ! {p}" for p in problems]
+    text = "\n".join(lines)
+    say(text)
+    (options.workdir / "report.txt").write_text(text + "\n")
+    ok = not problems and not life.orphans
     say("PASS" if ok else "FAIL")
     return 0 if ok else 1
 
@@ -491,6 +576,12 @@ def parse(argv: Sequence[str] | None) -> Options:
         help="what to SIGKILL: payflow (restarted by this script) or its embedded database "
         "(payflow must restart it by itself)",
     )
+    parser.add_argument(
+        "--mode",
+        choices=("orders", "money"),
+        default="orders",
+        help="orders: card payments (default); money: wallet-funded manual captures",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.kills <= 1000 or not 0 < args.rate <= 500:
         parser.error("--kills must be 1-1000 and --rate 0-500")
@@ -510,6 +601,8 @@ def parse(argv: Sequence[str] | None) -> Options:
         workdir=workdir,
         port=args.port or free_port(),
         target=args.target,
+        mode=args.mode,
+        database_port=free_port() if args.mode == "money" else 0,
     )
 
 

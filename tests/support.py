@@ -14,6 +14,7 @@ from litestar.testing import AsyncTestClient
 from payflow.app import create_app
 from payflow.config import Settings, load_settings
 from payflow.domain.orders import Order, OrderStatus
+from payflow.domain.wallets import ledger_totals
 from payflow.lifespan import Overrides, runtime_of
 from payflow.store.base import Store
 from payflow.timefmt import Clock
@@ -115,3 +116,17 @@ async def nothing_is_due(store: Store, clock: Clock) -> bool:
         return await poll_once(store, queue, clock, 100) == 0
     finally:
         await queue.aclose()
+
+
+async def wallet_books(store: Store, customer_id: str, currency: str = "USD") -> tuple[int, int]:
+    """(available, reserved) of a wallet in minor units, after checking its books: the
+    wallet equals the sum of its ledger, and neither number is negative."""
+    customer = await store.customers.get(customer_id)
+    assert customer is not None
+    wallet = customer.balance(currency)
+    ledger = ledger_totals(await store.wallets.ledger_of(customer_id)).get(currency)
+    if ledger is not None:
+        assert ledger == wallet
+    assert wallet.available_minor >= 0
+    assert wallet.reserved_minor >= 0
+    return wallet.available_minor, wallet.reserved_minor

@@ -186,6 +186,11 @@ def parse_start(value: str) -> datetime:
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
+class PaymentSettings(BaseModel):
+    # An authorization (manual capture) not captured within this is canceled as `expired`.
+    authorization_hours: float = Field(default=168.0, gt=0)  # Stripe's 7 days
+
+
 class LogSettings(BaseModel):
     level: str = "INFO"
     # False: readable lines when stderr is a terminal, JSON lines when it is not.
@@ -215,6 +220,7 @@ class Settings(BaseSettings):
     faults: FaultSettings = Field(default_factory=FaultSettings)
     clock: ClockSettings = Field(default_factory=ClockSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    payments: PaymentSettings = Field(default_factory=PaymentSettings)
 
     @model_validator(mode="after")
     def _lease_outlasts_a_delivery(self) -> Settings:

@@ -13,10 +13,10 @@ shape, so no input, however odd, reaches the client as anything but
     ├── Unauthorized, InvalidSignature                                              401
     ├── NotFound 404 · MethodNotAllowed 405 · PayloadTooLarge 413
     ├── IdempotencyKeyReused                                                        422
-    ├── IdempotencyInProgress, OrderExists, OrderNotCancelable, OrderNotRefundable,
-    │   RefundExceedsRemaining, DeliveryNotFinished, EndpointBuiltIn,
-    │   EndpointLimitReached, FaultRuleLimitReached, BalanceInsufficient,
-    │   PaymentMethodDuplicated, PaymentMethodWasDetached,
+    ├── IdempotencyInProgress, OrderExists, OrderNotCancelable, OrderNotCapturable,
+    │   OrderNotRefundable, RefundExceedsRemaining, DeliveryNotFinished,
+    │   EndpointBuiltIn, EndpointLimitReached, FaultRuleLimitReached,
+    │   BalanceInsufficient, PaymentMethodDuplicated, PaymentMethodWasDetached,
     │   PaymentMethodAttachedElsewhere                                              409
     ├── RateLimited                                                                 429
     ├── FaultInjected (500, or 503 for `error-503`)
@@ -139,7 +139,12 @@ class OrderExists(PayflowError):
 
 class OrderNotCancelable(PayflowError):
     slug, status, problem_title = "order-not-cancelable", 409, "Order can no longer be canceled"
-    description = "Only a Pending order can be canceled."
+    description = "Only a Pending or Authorized order can be canceled."
+
+
+class OrderNotCapturable(PayflowError):
+    slug, status, problem_title = "order-not-capturable", 409, "Order cannot be captured"
+    description = "Only an Authorized order can be captured, and only once."
 
 
 class OrderNotRefundable(PayflowError):

@@ -238,6 +238,7 @@ def build_processor(runtime: Runtime, transport: httpx.AsyncBaseTransport) -> Pr
             max_attempts=settings.processing.max_attempts,
             retry_base_seconds=settings.processing.retry_base_seconds,
             retry_max_seconds=settings.processing.retry_max_seconds,
+            authorization_hold=timedelta(hours=settings.payments.authorization_hours),
         ),
         metrics=runtime.metrics,
         owner=new_owner_id(),

@@ -68,7 +68,7 @@ async def count_refund(
             return order, counted
     for _ in range(MAX_ROUNDS):
         check_refundable(order)
-        total = to_minor(order.amount, order.currency)
+        total = order.refundable_minor  # what was captured: a partial capture refunds less
         remaining = total - to_minor(order.amount_refunded, order.currency)
         wanted = remaining if amount_minor is None else amount_minor
         if wanted > remaining:

@@ -67,6 +67,7 @@ def test_the_shell_test_script_passes_against_the_served_instance(served: Served
     assert result.returncode == 0, result.stdout + result.stderr
     assert "✗" not in result.stdout
     assert "✓" in result.stdout
+    assert "skipped" not in result.stdout
 
 
 def test_data_survives_a_restart_and_sigterm_stops_cleanly(

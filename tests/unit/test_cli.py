@@ -36,6 +36,7 @@ COMMANDS = [
     "listen",
     "orders",
     "events",
+    "capture",
     "customers",
     "faults",
     "clock",
@@ -261,6 +262,27 @@ def test_trigger_payment_failed_uses_the_decline_code(payflow: TestClient[Any]) 
     assert out.splitlines()[-1] == "Order T-2 is Failed (insufficient_funds)"
     order = payflow.get("/api/orders/T-2").json()
     assert order["metadata"] == {"source": "payflow trigger"}
+
+
+def test_trigger_payment_authorized_stops_at_authorized_then_capture_takes_part(
+    payflow: TestClient[Any],
+) -> None:
+    args = ["payment.authorized", "--order-number", "T-A", "--amount", "20"]
+    code, out, _ = run("trigger", *args, "--api", API, http=payflow)
+    assert code == 0, out
+    assert " payment.authorized" in out.splitlines()[1]
+    assert out.splitlines()[-1] == "Order T-A is Authorized"
+    code, out, _ = run("capture", "T-A", "--amount", "12.5", "--api", API, http=payflow)
+    assert (code, out) == (0, "Order T-A is Paid: captured 12.50 of 20.00 USD\n")
+    code, _, err = run("capture", "T-A", "--api", API, http=payflow)
+    assert code == 1
+    assert "409" in err
+
+
+def test_capture_refuses_an_amount_that_is_not_a_number() -> None:
+    code, _, err = run("capture", "T-A", "--amount", "lots", "--api", API)
+    assert code == 2
+    assert "--amount 'lots' is not a number" in err
 
 
 def test_trigger_reports_a_problem_from_the_api(payflow: TestClient[Any]) -> None:

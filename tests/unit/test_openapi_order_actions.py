@@ -59,5 +59,9 @@ async def test_orders_document_the_new_fields_and_statuses(document: dict[str, A
     order = document["components"]["schemas"]["OrderOut"]
     assert {"amountRefunded", "canceledAt"} <= set(order["required"])
     assert "PartiallyRefunded" in document["components"]["schemas"]["OrderStatus"]["enum"]
-    methods = create["application/json"]["schema"]["properties"]["paymentMethod"]["enum"]
+    method = create["application/json"]["schema"]["properties"]["paymentMethod"]
+    methods = method["anyOf"][0]["enum"]
     assert "4000000000009995" in methods
+    assert "balance" in methods
+    assert method["anyOf"][1]["pattern"] == "^pm_[0-9a-f]{24}$"
+    assert "Authorized" in document["components"]["schemas"]["OrderStatus"]["enum"]

@@ -244,6 +244,41 @@ async def test_an_idempotency_key_may_be_reused_once_retention_has_passed_on_the
     assert (await create(gateway, "KEEP-2", key="reused")).status_code == 201
 
 
+async def test_an_authorization_expires_when_the_clock_passes_its_hours(gateway: Client) -> None:
+    wallet = await gateway.post(
+        "/api/customers", headers={"Idempotency-Key": "wallet"}, json={"balances": {"USD": 100}}
+    )
+    customer = wallet.json()["id"]
+    order = {
+        "orderNumber": "HOLD-1",
+        "amount": 40,
+        "customer": customer,
+        "paymentMethod": "balance",
+        "captureMethod": "manual",
+    }
+    created = await gateway.post("/api/orders", headers={"Idempotency-Key": "hold"}, json=order)
+    assert created.status_code == 201, created.text
+    await advance(gateway, 2)
+    [authorized] = await eventually(lambda: _events(gateway, "HOLD-1", 1), "the authorization")
+    assert authorized["type"] == "payment.authorized"
+    held = await gateway.get(f"/api/customers/{customer}")
+    assert b'"available":60.00,"reserved":40.00}' in held.content
+    await advance(gateway, make_settings().payments.authorization_hours * 3600 - 0.001)
+    assert await nothing_is_due(store_of(gateway), clock_of(gateway))
+    await advance(gateway, 0.001)
+    [_, canceled] = await eventually(lambda: _events(gateway, "HOLD-1", 2), "the expiry")
+    assert canceled["type"] == "order.canceled"
+    expired = (await gateway.get("/api/orders/HOLD-1")).json()
+    assert (expired["status"], expired["cancellationReason"]) == ("Canceled", "expired")
+    released = await gateway.get(f"/api/customers/{customer}")
+    assert b'"available":100.00,"reserved":0.00}' in released.content
+
+
+async def _events(client: Client, number: str, n: int) -> list[dict[str, Any]] | None:
+    events: list[dict[str, Any]] = (await client.get(f"/api/events?orderNumber={number}")).json()
+    return sorted(events, key=lambda e: e["createdAt"]) if len(events) >= n else None
+
+
 async def test_a_dead_workers_lease_is_taken_over_when_the_clock_passes_it(
     mock_db: Any,
 ) -> None:

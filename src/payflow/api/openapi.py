@@ -78,6 +78,15 @@ def exact_amount(description: str, example: float) -> dict[str, Any]:
     }
 
 
+def with_exact_amount(
+    struct: type[msgspec.Struct], description: str, example: float
+) -> dict[str, Any]:
+    """`struct`'s schema with its `amount` documented as an exact amount (`exact_amount`)."""
+    schema = struct_schema(struct)
+    schema["properties"]["amount"] = exact_amount(description, example)
+    return schema
+
+
 def request_body(
     schema: dict[str, Any],
     description: str,

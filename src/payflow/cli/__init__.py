@@ -1,9 +1,9 @@
 """The `payflow` command.
 
 `serve` runs payflow; `sign` and `verify` handle webhook signatures offline;
-`trigger`, `listen`, `orders`, `events`, `customers`, `faults` and `clock` talk to a
-running payflow through its HTTP API (never its database), like the Stripe CLI does with
-Stripe. Run `payflow <command> --help` for each command's options.
+`trigger`, `listen`, `orders`, `events`, `capture`, `customers`, `faults` and `clock` talk
+to a running payflow through its HTTP API (never its database), like the Stripe CLI does
+with Stripe. Run `payflow <command> --help` for each command's options.
 """
 
 from __future__ import annotations
@@ -14,7 +14,17 @@ from collections.abc import Sequence
 import httpx
 
 from payflow import __version__
-from payflow.cli import clock, customers, faults, listen, listing, serve, signatures, trigger
+from payflow.cli import (
+    capture,
+    clock,
+    customers,
+    faults,
+    listen,
+    listing,
+    serve,
+    signatures,
+    trigger,
+)
 
 
 def main(argv: Sequence[str] | None = None, *, http: httpx.Client | None = None) -> int:
@@ -42,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     trigger.add_commands(commands)
     listen.add_commands(commands)
     listing.add_commands(commands)
+    capture.add_commands(commands)
     faults.add_commands(commands)
     clock.add_commands(commands)
     customers.add_commands(commands)

@@ -47,12 +47,16 @@ class Fixture:
 
     payment_method: Callable[[argparse.Namespace], str]
     final_status: str
+    capture_method: str | None = None  # `manual`: the order stops at Authorized
 
 
 FIXTURES: dict[str, Fixture] = {
     EventType.PAYMENT_SUCCEEDED.value: Fixture(lambda _: SUCCEEDING_METHOD, "Paid"),
     EventType.PAYMENT_FAILED.value: Fixture(
         lambda args: decline_codes()[args.decline_code or "generic_decline"], "Failed"
+    ),
+    EventType.PAYMENT_AUTHORIZED.value: Fixture(
+        lambda _: SUCCEEDING_METHOD, "Authorized", capture_method="manual"
     ),
 }
 
@@ -66,7 +70,8 @@ def add_commands(commands: Any) -> None:
         "with the HTTP status its endpoint answered. Exit status 0 when every endpoint\n"
         "answered 2xx.",
         epilog="examples:\n  payflow trigger payment.succeeded\n"
-        "  payflow trigger payment.failed --decline-code insufficient_funds",
+        "  payflow trigger payment.failed --decline-code insufficient_funds\n"
+        "  payflow trigger payment.authorized   (then: payflow capture ORDER)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     trigger.add_argument("event", metavar="EVENT", choices=sorted(FIXTURES), help=_choices())
@@ -124,6 +129,8 @@ def _trigger(
         "paymentMethod": method,
         "metadata": {"source": "payflow trigger"},
     }
+    if fixture.capture_method is not None:
+        body["captureMethod"] = fixture.capture_method
     order = api.post("/api/orders", body)
     print(
         f"Order {order['orderNumber']} created: {order['amount']} {order['currency']} "

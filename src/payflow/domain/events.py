@@ -28,6 +28,8 @@ from payflow.timefmt import isoformat
 class EventType(StrEnum):
     PAYMENT_SUCCEEDED = "payment.succeeded"
     PAYMENT_FAILED = "payment.failed"
+    PAYMENT_AUTHORIZED = "payment.authorized"  # manual capture: the money is held
+    PAYMENT_CAPTURED = "payment.captured"  # an authorization captured (POST …/capture)
     ORDER_CANCELED = "order.canceled"
     REFUND_SUCCEEDED = "refund.succeeded"
     ENDPOINT_DISABLED = "endpoint.disabled"
@@ -41,6 +43,7 @@ ORDER_EVENT_TYPES = tuple(t.value for t in EventType if not t.startswith("endpoi
 TARGET_STATUS: dict[str, OrderStatus] = {
     EventType.PAYMENT_SUCCEEDED: OrderStatus.PAID,
     EventType.PAYMENT_FAILED: OrderStatus.FAILED,
+    EventType.PAYMENT_AUTHORIZED: OrderStatus.AUTHORIZED,
 }
 
 
@@ -69,6 +72,18 @@ class PaymentFailedData(OrderData):
 
 class OrderCanceledData(OrderData):
     canceled_at: str | None
+
+
+class ExpiredOrCanceledData(OrderCanceledData):
+    """`order.canceled` of an authorization, which also says why (Stripe's reasons)."""
+
+    cancellation_reason: str | None
+
+
+class CapturedData(OrderData):
+    """`payment.captured`: what the capture took (the rest went back to the payer)."""
+
+    amount_captured: Decimal
 
 
 class RefundData(msgspec.Struct, rename="camel"):
@@ -101,9 +116,17 @@ class Event(msgspec.Struct, rename="camel"):
     data: OrderData | RefundData | EndpointData
 
 
-def payment_event(order: Order, outcome: Outcome, created_at: datetime) -> Event:
-    """The event for a payment outcome (DESIGN §1.3)."""
-    event_type = EventType.PAYMENT_SUCCEEDED if outcome.succeeded else EventType.PAYMENT_FAILED
+def payment_event(
+    order: Order, outcome: Outcome, created_at: datetime, *, authorize: bool = False
+) -> Event:
+    """The event for a payment outcome (DESIGN §1.3); `authorize`: a manual capture's
+    success is an authorization (`payment.authorized`, DESIGN §7)."""
+    if not outcome.succeeded:
+        event_type = EventType.PAYMENT_FAILED
+    elif authorize:
+        event_type = EventType.PAYMENT_AUTHORIZED
+    else:
+        event_type = EventType.PAYMENT_SUCCEEDED
     status = TARGET_STATUS[event_type]
     data: OrderData
     if outcome.succeeded:
@@ -118,8 +141,21 @@ def payment_event(order: Order, outcome: Outcome, created_at: datetime) -> Event
 def order_canceled_event(order: Order, created_at: datetime) -> Event:
     """`order.canceled`: the order will never be paid."""
     canceled_at = None if order.canceled_at is None else isoformat(order.canceled_at)
-    data = OrderCanceledData(*_order_fields(order), OrderStatus.CANCELED, canceled_at)
+    data: OrderCanceledData
+    if order.cancellation_reason is None:  # the bytes every Pending cancel always had
+        data = OrderCanceledData(*_order_fields(order), OrderStatus.CANCELED, canceled_at)
+    else:
+        data = ExpiredOrCanceledData(
+            *_order_fields(order), OrderStatus.CANCELED, canceled_at, order.cancellation_reason
+        )
     event_type = EventType.ORDER_CANCELED
+    return _event(event_id(order.id, event_type), event_type, created_at, data)
+
+
+def payment_captured_event(order: Order, created_at: datetime) -> Event:
+    """`payment.captured`: an Authorized order captured, in full or in part."""
+    data = CapturedData(*_order_fields(order), OrderStatus.PAID, order.amount_captured)
+    event_type = EventType.PAYMENT_CAPTURED
     return _event(event_id(order.id, event_type), event_type, created_at, data)
 
 

@@ -8,11 +8,13 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from payflow.domain.money import from_minor, to_minor
 from payflow.ids import token
 
 
 class OrderStatus(StrEnum):
     PENDING = "Pending"
+    AUTHORIZED = "Authorized"  # manual capture: the money is held, waiting for a capture
     PAID = "Paid"
     FAILED = "Failed"
     CANCELED = "Canceled"
@@ -23,7 +25,10 @@ class OrderStatus(StrEnum):
 # Orders only move forward: a late or replayed event never undoes an outcome. A payment
 # decides a Pending order; refunds then take a Paid order down to Refunded, possibly in parts.
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
-    OrderStatus.PENDING: frozenset({OrderStatus.PAID, OrderStatus.FAILED, OrderStatus.CANCELED}),
+    OrderStatus.PENDING: frozenset(
+        {OrderStatus.AUTHORIZED, OrderStatus.PAID, OrderStatus.FAILED, OrderStatus.CANCELED}
+    ),
+    OrderStatus.AUTHORIZED: frozenset({OrderStatus.PAID, OrderStatus.CANCELED}),
     OrderStatus.PAID: frozenset({OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED}),
     OrderStatus.FAILED: frozenset(),
     OrderStatus.CANCELED: frozenset(),
@@ -33,10 +38,38 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.REFUNDED: frozenset(),
 }
 CANCELABLE = frozenset(s for s, targets in TRANSITIONS.items() if OrderStatus.CANCELED in targets)
+PAID_STATES = frozenset({OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED})
 REFUNDABLE = frozenset(s for s, targets in TRANSITIONS.items() if OrderStatus.REFUNDED in targets)
 
 ORDER_NUMBER_RE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 ORDER_NUMBER_PATTERN = f"^{ORDER_NUMBER_RE.pattern}$"
+
+
+class CaptureMethod(StrEnum):
+    """Stripe's `capture_method`: pay at once, or authorize now and capture later."""
+
+    AUTOMATIC = "automatic"
+    MANUAL = "manual"
+
+
+class Funds(StrEnum):
+    """How far a wallet-paid order's job has moved its money (`funds` on the order).
+
+    Set by conditional updates, so the job and a cancel agree on who moves money:
+    `moving` is claimed before the wallet is touched (a cancel then waits for the
+    outcome), and the outcome is written before anything is announced, so a re-run
+    announces what the first run decided."""
+
+    MOVING = "moving"  # the job is reserving or charging: nobody else may decide now
+    RESERVED = "reserved"  # an authorization's hold is in the wallet
+    CHARGED = "charged"  # an automatic payment was taken from the wallet
+    DECLINED = "declined"  # the wallet could not pay: the order fails `insufficient_funds`
+
+
+BALANCE = "balance"  # `paymentMethod` of an order paid from its customer's wallet
+CANCELLATION_REASONS = ("duplicate", "fraudulent", "requested_by_customer", "abandoned")
+REQUESTED_BY_CUSTOMER = "requested_by_customer"
+EXPIRED = "expired"  # an authorization not captured in time ([payments] authorization_hours)
 
 
 def can_transition(current: OrderStatus, target: OrderStatus) -> bool:
@@ -77,3 +110,36 @@ class Order:
     # The client (API key) that created it, "global" without keys; an orderNumber is unique
     # per scope. None only on a database from before scopes, until its start-up migrates it.
     scope: str | None = None
+    customer: str | None = None
+    capture_method: CaptureMethod = CaptureMethod.AUTOMATIC
+    captured_minor: int | None = None  # set by a manual capture: what it took
+    cancellation_reason: str | None = None
+    funds: Funds | None = None  # wallet-paid orders only: see `Funds`
+    authorized_until: datetime | None = None  # when an uncaptured authorization expires
+
+    @property
+    def paid_from_wallet(self) -> bool:
+        return self.payment_method == BALANCE and self.customer is not None
+
+    @property
+    def amount_capturable(self) -> Decimal:
+        """Stripe's `amount_capturable`: the whole amount while Authorized, else 0."""
+        if self.status is OrderStatus.AUTHORIZED:
+            return self.amount
+        return from_minor(0, self.currency)
+
+    @property
+    def amount_captured(self) -> Decimal:
+        """What was taken: the capture's amount, or the whole amount of a paid order."""
+        if self.captured_minor is not None:
+            return from_minor(self.captured_minor, self.currency)
+        if self.status in PAID_STATES:
+            return self.amount
+        return from_minor(0, self.currency)
+
+    @property
+    def refundable_minor(self) -> int:
+        """What refunds may give back in all: what was captured."""
+        if self.captured_minor is not None:
+            return self.captured_minor
+        return to_minor(self.amount, self.currency)

@@ -7,6 +7,7 @@ and detached for good: a detached method is never used or attached again.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,6 +27,14 @@ def derive_payment_method_id(seed: str) -> str:
     """`pm_` + 24 hex digits derived from `seed` (the create's idempotency claim), so a
     retry that takes over a create which died half-way finds that method."""
     return f"pm_{hashlib.sha256(seed.encode()).hexdigest()[:24]}"
+
+
+SAVED_METHOD_ID_RE = re.compile(r"pm_[0-9a-f]{24}")
+
+
+def is_saved_method_id(value: str) -> bool:
+    """Whether `value` has the shape of a saved method's id (test names have letters)."""
+    return SAVED_METHOD_ID_RE.fullmatch(value) is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from payflow.domain.endpoint_health import Health
 from payflow.domain.endpoints import RegisteredEndpoint
 from payflow.domain.faults import FaultRule
 from payflow.domain.idempotency_keys import KeyState
-from payflow.domain.orders import Order, OrderStatus
+from payflow.domain.orders import Funds, Order, OrderStatus
 from payflow.domain.refunds import Refund
 from payflow.domain.saved_methods import SavedPaymentMethod
 from payflow.domain.wallets import BalanceTransaction, Movement
@@ -250,11 +250,33 @@ class OrderStore(Protocol):
         self, status: OrderStatus | None, limit: int, cursor: str | None, scope: str | None = None
     ) -> ListPage: ...
 
-    async def cancel(self, order_number: str, scope: str | None, now: datetime) -> Order | None:
-        """Pending → Canceled with its announcing job queued, in one conditional update.
+    async def cancel(
+        self, order_number: str, scope: str | None, now: datetime, reason: str | None = None
+    ) -> Order | None:
+        """Pending or Authorized → Canceled with its job queued, in one conditional update
+        (a Pending order whose job is moving wallet money is not cancelable).
 
-        None when no such order is Pending: absent (for this scope) or already decided.
+        None when no such order is cancelable: absent (for this scope) or already decided.
         """
+
+    async def capture(
+        self, order_number: str, scope: str | None, captured_minor: int, now: datetime
+    ) -> Order | None:
+        """Authorized → Paid, `captured_minor` taken, its job queued: one conditional
+        update. None when no such order is Authorized."""
+
+    async def expire(self, order_id: str, now: datetime) -> Order | None:
+        """An authorization past its `authorizedUntil` → Canceled (`expired`); None when a
+        capture or cancel decided it first."""
+
+    async def mark_funds(
+        self, order_id: str, expected: Funds | None, funds: Funds, now: datetime
+    ) -> Order | None:
+        """Compare-and-set of a wallet-paid order's `funds` (None expected: a Pending
+        order whose job has not started moving money)."""
+
+    async def schedule_expiry(self, order_id: str, owner: str, until: datetime) -> bool:
+        """Queue the held job again for `until`, when the authorization expires."""
 
     async def add_refund(
         self, order: Order, refund_id: str, amount_minor: int, now: datetime, *, completes: bool

@@ -4,8 +4,10 @@ Order job (`process_order`), one per order, due at createdAt + simulated delay (
 queued again, due at once, when the order is canceled):
     claim the order's job (lease) → decide what to announce (a Pending order's payment
     outcome, a Canceled order's `order.canceled`) → emit it → mark the job done.
+    Before it decides, the job moves a wallet-paid order's money (`payflow.settlement`),
+    and an authorization's job is queued again for when it expires instead of done.
 Refund job (`process_refund`), one per refund, due when the refund is made:
-    claim → emit `refund.succeeded` → mark the job done.
+    claim → credit the wallet of a wallet-paid order → emit `refund.succeeded` → mark done.
 Emitting (`emit`, shared): save the event (deterministic id, first bytes win) and make
     it durable → send it to every endpoint that wants it, all at once → record each
     delivery with that first attempt (succeeded, retry later, or dead).
@@ -55,17 +57,12 @@ from payflow.codec import encode
 from payflow.domain.deliveries import DeliveryState
 from payflow.domain.endpoint_health import BreakerPolicy, EndpointStatus
 from payflow.domain.endpoints import Endpoint, delivery_id
-from payflow.domain.events import (
-    Event,
-    order_canceled_event,
-    payment_event,
-    refund_succeeded_event,
-)
+from payflow.domain.events import Event, payment_event, refund_succeeded_event
 from payflow.domain.jobs import JobKind, parse_item
 from payflow.domain.orders import Order, OrderStatus
-from payflow.domain.payment_methods import outcome_for
 from payflow.ids import token
 from payflow.metrics import Metrics
+from payflow.settlement import decide, refund_to_wallet, settled_outcome
 from payflow.store.base import Attempt, Delivery, Store
 from payflow.timefmt import Clock
 from payflow.worker.backoff import retry_delay
@@ -83,16 +80,7 @@ class ProcessorConfig:
     max_attempts: int
     retry_base_seconds: float
     retry_max_seconds: float
-
-
-def order_event(order: Order, now: datetime) -> Event | None:
-    """What an order's job announces: a Pending order's payment outcome, a Canceled
-    order's cancellation; nothing once the order has moved on otherwise."""
-    if order.status is OrderStatus.PENDING:
-        return payment_event(order, outcome_for(order.payment_method), now)
-    if order.status is OrderStatus.CANCELED:
-        return order_canceled_event(order, now)
-    return None
+    authorization_hold: timedelta = timedelta(hours=168)  # [payments] authorization_hours
 
 
 def new_owner_id() -> str:
@@ -161,7 +149,8 @@ class Processor:
             self.metrics.lease_takeovers.labels(kind="order").inc()
             bound.info("order_job_taken_over")
         rerun = job.attempts > 1  # claimed before: an earlier run may have done part of it
-        event = order_event(order, now)
+        decision = await decide(self.store, order, now, self.config.authorization_hold)
+        event = decision.event
         if event is None and rerun:
             # A re-run after an earlier run's webhook moved the order: deliver what it saved.
             event = await self._saved_payment_event(order, now)
@@ -172,7 +161,11 @@ class Processor:
         if order.status is OrderStatus.PENDING:
             self.metrics.orders_processed.labels(result=event.type).inc()
         sent = await self.emit(event, order.order_number, order.scope, now, rerun=rerun)
-        await self.store.orders.finish_processing(order.id, self.owner, self.clock())
+        if decision.authorized_until is not None:
+            # The same job comes back when the authorization expires (the poller's due work).
+            await self.store.orders.schedule_expiry(order.id, self.owner, decision.authorized_until)
+        else:
+            await self.store.orders.finish_processing(order.id, self.owner, self.clock())
         bound.info("order_processed", event_id=event.id, event_type=event.type, deliveries=sent)
 
     async def _saved_payment_event(self, order: Order, now: datetime) -> Event | None:
@@ -181,7 +174,10 @@ class Processor:
         That run may have died after its webhook moved the order and before it recorded
         the delivery: the event must still reach every endpoint (the receiver writes its
         applied receipt then, should the crash have come before it)."""
-        event = payment_event(order, outcome_for(order.payment_method), now)
+        outcome = settled_outcome(order)
+        if outcome is None:
+            return None
+        event = payment_event(order, outcome, now)
         saved = await self.store.events.get(event.id)
         return None if saved is None else event  # its saved bytes are what `emit` sends
 
@@ -195,6 +191,7 @@ class Processor:
         refund = job.refund
         if job.took_over:
             self.metrics.lease_takeovers.labels(kind="refund").inc()
+        await refund_to_wallet(self.store, refund, now)  # a wallet-paid order's money goes back
         event = refund_succeeded_event(refund, now)
         sent = await self.emit(
             event, refund.order_number, refund.scope, now, rerun=job.attempts > 1

@@ -22,8 +22,9 @@ trips: 3 journaled writes — claim the key, the conditional update, store the r
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import structlog
 from litestar import Controller, Response, get, post
@@ -33,6 +34,7 @@ from litestar.params import FromPath, QueryParameter
 from payflow import idempotency
 from payflow.api.body import convert_body
 from payflow.api.dependencies import (
+    Database,
     DataScope,
     MetricsDep,
     Orders,
@@ -43,13 +45,22 @@ from payflow.api.dependencies import (
     find_order,
     provide,
 )
-from payflow.api.idempotent import idempotent_problems, stored_json
+from payflow.api.idempotent import IdempotentPost, idempotent_problems, stored_json
 from payflow.api.openapi import example_response
-from payflow.api.orders.docs import CANCELED_EXAMPLE, CancelOrderOperation, CreateOrderOperation
+from payflow.api.orders.docs import (
+    CANCELED_EXAMPLE,
+    CAPTURED_EXAMPLE,
+    CancelOrderOperation,
+    CaptureOrderOperation,
+    CreateOrderOperation,
+)
 from payflow.api.orders.schemas import (
     AuditEntryOut,
     CancelOrderRequest,
+    CaptureOrderRequest,
+    CreateOrderRequest,
     OrderOut,
+    capture_amount,
     created,
     order_out,
     parse_create_order,
@@ -57,10 +68,19 @@ from payflow.api.orders.schemas import (
 from payflow.api.paging import next_page_link, read_page
 from payflow.api.problems import problems
 from payflow.api.responses import ExactJSON
-from payflow.domain.jobs import JobKind
+from payflow.domain.jobs import JobKind, WorkScheduler
+from payflow.domain.money import to_minor
 from payflow.domain.orders import Order, OrderStatus, new_order_id
-from payflow.errors import OrderExists, OrderNotCancelable
-from payflow.store.base import IdempotencyRef, OrderNumberTaken, StoredResponse
+from payflow.domain.saved_methods import is_saved_method_id
+from payflow.errors import (
+    OrderExists,
+    OrderNotCancelable,
+    OrderNotCapturable,
+    PayflowError,
+    ValidationFailed,
+)
+from payflow.settlement import capture_hold, release_hold
+from payflow.store.base import IdempotencyRef, OrderNumberTaken, OrderStore, Store, StoredResponse
 from payflow.timefmt import isoformat
 
 ROUTE = "/api/orders"
@@ -72,7 +92,14 @@ class OrdersController(Controller):
     path = ROUTE
     tags = ["orders"]  # noqa: RUF012 - Litestar reads it as a class attribute
     dependencies = provide(
-        "orders", "payments", "queue", "metrics", "data_scope", "processing_delay", "post"
+        "orders",
+        "payments",
+        "queue",
+        "metrics",
+        "data_scope",
+        "processing_delay",
+        "post",
+        "database",
     )
 
     @post(
@@ -98,9 +125,12 @@ class OrdersController(Controller):
         queue: Queue,
         metrics: MetricsDep,
         processing_delay: ProcessingDelay,
+        database: Database,
+        data_scope: DataScope,
     ) -> Response[bytes]:
         payload = await post.json_object()
         order_in = parse_create_order(payload)
+        await check_payer(database, order_in, data_scope)
         now = post.now
         due_at = now + (
             processing_delay
@@ -123,6 +153,8 @@ class OrdersController(Controller):
                 updated_at=now,
                 metadata=order_in.metadata,
                 scope=record.scope,
+                customer=order_in.customer,
+                capture_method=order_in.capture_method,
             )
             ref = IdempotencyRef(record.scope, record.key, record.fingerprint)
             response = created(order)
@@ -229,20 +261,143 @@ class OrdersController(Controller):
         orders: Orders,
         queue: Queue,
         data_scope: DataScope,
+        database: Database,
         order_number: FromPath[str],
     ) -> Response[bytes]:
         payload = await post.json_object(optional=True)
-        convert_body(payload, CancelOrderRequest)
+        request = convert_body(payload, CancelOrderRequest)
 
-        async def cancel(_: idempotency.Claim) -> StoredResponse:
-            order = await orders.cancel(order_number, data_scope, post.now)
-            if order is None:
-                current = await find_order(orders, order_number, data_scope)
-                raise OrderNotCancelable(
-                    f"Order {order_number!r} is {current.status.value}; only a Pending order "
-                    "can be canceled."
-                )
-            queue.schedule(JobKind.ORDER.item(order.id), post.now)
-            return stored_json(200, order_out(order))
+        def refuse(current: Order) -> OrderNotCancelable:
+            return OrderNotCancelable(
+                f"Order {order_number!r} is {current.status.value}; only a Pending or "
+                "Authorized order can be canceled (and not while its payment is moving money)."
+            )
 
-        return await post.respond(f"{ROUTE}/{order_number}/cancel", payload, cancel)
+        return await _move_order(
+            post,
+            orders,
+            queue,
+            data_scope,
+            order_number,
+            payload,
+            "cancel",
+            move=lambda: orders.cancel(order_number, data_scope, post.now, request.reason),
+            mine=lambda current: current.status is OrderStatus.CANCELED,
+            refuse=refuse,
+            settle=lambda order: release_hold(database, order, post.now),
+        )
+
+    @post(
+        "/{order_number:str}/capture",
+        status_code=200,
+        summary="Capture an Authorized order, in full or in part (idempotent)",
+        responses={
+            200: example_response(OrderOut, "Captured (or replayed)", captured=CAPTURED_EXAMPLE),
+            **idempotent_problems(
+                404,
+                s409="order-not-capturable: the order is not Authorized (captured, canceled, "
+                "expired, or never authorized); or idempotency-in-progress (with Retry-After)",
+            ),
+        },
+        operation_class=CaptureOrderOperation,
+        description=(
+            "Takes `amount` (default: all of `amountCapturable`) of an Authorized order, which "
+            "becomes Paid; the rest of the hold goes back to the payer, and `payment.captured` "
+            "is sent. One capture per order. Requires an `Idempotency-Key`."
+        ),
+    )
+    async def capture_order(
+        self,
+        post: Post,
+        orders: Orders,
+        queue: Queue,
+        data_scope: DataScope,
+        database: Database,
+        order_number: FromPath[str],
+    ) -> Response[bytes]:
+        payload = await post.json_object(optional=True)
+        convert_body(payload, CaptureOrderRequest, exact=("amount",))
+        current = await find_order(orders, order_number, data_scope)
+        wanted = capture_amount(payload, current)
+
+        minor = to_minor(current.amount, current.currency) if wanted is None else wanted
+
+        def refuse(now_is: Order) -> OrderNotCapturable:
+            return OrderNotCapturable(
+                f"Order {order_number!r} is {now_is.status.value}; only an Authorized order "
+                "can be captured, once."
+            )
+
+        return await _move_order(
+            post,
+            orders,
+            queue,
+            data_scope,
+            order_number,
+            payload,
+            "capture",
+            move=lambda: orders.capture(order_number, data_scope, minor, post.now),
+            mine=lambda now_is: now_is.captured_minor == minor,
+            refuse=refuse,
+            settle=lambda order: capture_hold(database, order, post.now),
+        )
+
+
+async def _move_order(
+    post: IdempotentPost,
+    orders: OrderStore,
+    queue: WorkScheduler,
+    data_scope: str | None,
+    order_number: str,
+    payload: dict[str, Any],
+    action: str,
+    *,
+    move: Callable[[], Awaitable[Order | None]],
+    mine: Callable[[Order], bool],
+    refuse: Callable[[Order], PayflowError],
+    settle: Callable[[Order], Awaitable[None]],
+) -> Response[bytes]:
+    """A cancel or a capture: `move` is the one conditional update that decides it; then
+    the money moves (`settle`) and the order's job is queued, which moves it again (a
+    no-op) if this request dies, and announces it. A retry that took over a key whose
+    holder died after its update finds the order moved as it asked (`mine`): 200."""
+
+    async def handle(claim: idempotency.Claim) -> StoredResponse:
+        order = await move()
+        if order is None:
+            current = await find_order(orders, order_number, data_scope)
+            if not (claim.took_over and mine(current)):
+                raise refuse(current)
+            order = current
+        await settle(order)
+        queue.schedule(JobKind.ORDER.item(order.id), post.now)
+        return stored_json(200, order_out(order))
+
+    return await post.respond(f"{ROUTE}/{order_number}/{action}", payload, handle)
+
+
+async def check_payer(database: Store, order_in: CreateOrderRequest, scope: str | None) -> None:
+    """The customer must exist, and a saved method be usable by the order's customer (400).
+
+    Round trips: 1 read each for a customer and a saved method named (none otherwise)."""
+    errors: list[dict[str, str]] = []
+    if (
+        order_in.customer is not None
+        and await database.customers.get(order_in.customer, scope) is None
+    ):
+        errors.append({"field": "customer", "message": "no such customer"})
+    if is_saved_method_id(order_in.payment_method):
+        saved = await database.payment_methods.get(order_in.payment_method, scope)
+        if saved is None:
+            errors.append({"field": "paymentMethod", "message": "no such payment method"})
+        elif not saved.usable:
+            errors.append({"field": "paymentMethod", "message": "the payment method is detached"})
+        elif not saved.usable_by(order_in.customer):
+            errors.append(
+                {
+                    "field": "paymentMethod",
+                    "message": "the payment method belongs to another customer",
+                }
+            )
+    if errors:
+        raise ValidationFailed(errors)

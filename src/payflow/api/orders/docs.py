@@ -12,10 +12,16 @@ from itertools import product
 from typing import Any
 
 from payflow.api.idempotent import idempotent_post_operation
-from payflow.api.openapi import exact_amount, request_body, struct_schema
-from payflow.api.orders.schemas import CancelOrderRequest, CreateOrderRequest
+from payflow.api.openapi import request_body, struct_schema, with_exact_amount
+from payflow.api.orders.schemas import (
+    CancelOrderRequest,
+    CaptureOrderRequest,
+    CreateOrderRequest,
+)
 from payflow.domain.money import CURRENCY_EXPONENTS
+from payflow.domain.orders import BALANCE
 from payflow.domain.payment_methods import OUTCOMES
+from payflow.domain.saved_methods import SAVED_METHOD_ID_RE
 
 
 def every_spelling(codes: Iterable[str]) -> list[str]:
@@ -30,13 +36,20 @@ def every_spelling(codes: Iterable[str]) -> list[str]:
 
 
 def create_order_schema() -> dict[str, Any]:
-    schema = struct_schema(CreateOrderRequest)
-    properties = schema["properties"]
-    properties["amount"] = exact_amount(
-        "at most the currency's minor digits (USD 2, JPY 0, KWD 3)", 149.99
+    schema = with_exact_amount(
+        CreateOrderRequest, "at most the currency's minor digits (USD 2, JPY 0, KWD 3)", 149.99
     )
+    properties = schema["properties"]
     properties["currency"]["enum"] = every_spelling(CURRENCY_EXPONENTS)
-    properties["paymentMethod"]["enum"] = sorted(OUTCOMES)
+    method = properties["paymentMethod"]
+    properties["paymentMethod"] = {
+        "description": method.get("description", ""),
+        "anyOf": [
+            {"type": "string", "enum": [*sorted(OUTCOMES), BALANCE]},
+            {"type": "string", "pattern": f"^{SAVED_METHOD_ID_RE.pattern}$"},
+        ],
+        "default": method.get("default"),
+    }
     return schema
 
 
@@ -48,7 +61,24 @@ CreateOrderOperation = idempotent_post_operation(
 CancelOrderOperation = idempotent_post_operation(
     200,
     request_body(
-        struct_schema(CancelOrderRequest), "Nothing, or an empty object", required=False, empty={}
+        struct_schema(CancelOrderRequest),
+        "Nothing, an empty object, or a reason",
+        required=False,
+        empty={},
+    ),
+)
+
+
+def capture_order_schema() -> dict[str, Any]:
+    return with_exact_amount(
+        CaptureOrderRequest, "at most amountCapturable; default all of it", 100.00
+    )
+
+
+CaptureOrderOperation = idempotent_post_operation(
+    200,
+    request_body(
+        capture_order_schema(), "Nothing, an empty object, or an amount", required=False, empty={}
     ),
 )
 CANCELED_EXAMPLE: dict[str, Any] = {
@@ -66,4 +96,21 @@ CANCELED_EXAMPLE: dict[str, Any] = {
     "failureCode": None,
     "failureMessage": None,
     "metadata": {},
+    "customer": None,
+    "captureMethod": "automatic",
+    "amountCapturable": 0.00,
+    "amountCaptured": 0.00,
+    "cancellationReason": None,
+}
+CAPTURED_EXAMPLE: dict[str, Any] = {
+    **CANCELED_EXAMPLE,
+    "amount": 149.99,
+    "status": "Paid",
+    "paymentMethod": "balance",
+    "paidAt": "2026-11-22T20:47:05.432Z",
+    "updatedAt": "2026-11-22T20:47:05.432Z",
+    "canceledAt": None,
+    "customer": "cus_9f8e7d6c5b4a39281706f5e4",
+    "captureMethod": "manual",
+    "amountCaptured": 100.00,
 }

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta
 
 from payflow.api.body import convert_body
 from payflow.api.idempotent import stored_json
-from payflow.domain.money import DEFAULT_CURRENCY, MoneyError, exponent, parse_amount, quantize
-from payflow.domain.orders import ORDER_NUMBER_PATTERN, Order
+from payflow.domain.money import (
+    DEFAULT_CURRENCY,
+    MoneyError,
+    exponent,
+    parse_amount,
+    quantize,
+    to_minor,
+)
+from payflow.domain.orders import BALANCE, ORDER_NUMBER_PATTERN, CaptureMethod, Order
 from payflow.domain.payment_methods import DEFAULT_PAYMENT_METHOD, OUTCOMES, is_known
+from payflow.domain.saved_methods import is_saved_method_id
 from payflow.errors import ValidationFailed
 from payflow.store.base import StoredResponse
 from payflow.timefmt import isoformat
@@ -44,11 +52,26 @@ class CreateOrderRequest(msgspec.Struct, forbid_unknown_fields=True, rename="cam
         Meta(pattern=r"^[A-Za-z]{3}$", description="ISO 4217, any letter case; answered upper"),
     ] = DEFAULT_CURRENCY
     payment_method: Annotated[
-        str, Meta(description="test payment method", examples=["pm_card_visa"])
+        str,
+        Meta(
+            description=(
+                "test payment method (pm_card_…), a saved card (pm_… of the order's customer), "
+                "or `balance` (the customer's wallet)"
+            ),
+            examples=["pm_card_visa"],
+        ),
     ] = DEFAULT_PAYMENT_METHOD
     metadata: Annotated[dict[MetadataKey, MetadataValue], Meta(max_length=20)] = msgspec.field(
         default_factory=dict
     )
+    customer: (
+        Annotated[str, Meta(max_length=64, description="cus_… that pays; required with `balance`")]
+        | None
+    ) = None
+    capture_method: Annotated[
+        CaptureMethod,
+        Meta(description="automatic (pay at once) or manual (authorize, then capture)"),
+    ] = CaptureMethod.AUTOMATIC
     processing_delay_ms: (
         Annotated[
             int,
@@ -67,7 +90,27 @@ class CreateOrderRequest(msgspec.Struct, forbid_unknown_fields=True, rename="cam
 
 
 class CancelOrderRequest(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
-    """Body of `POST /api/orders/{orderNumber}/cancel`: nothing, or an empty object."""
+    """Body of `POST /api/orders/{orderNumber}/cancel`: nothing, or a Stripe reason."""
+
+    reason: (
+        Annotated[
+            Literal["duplicate", "fraudulent", "requested_by_customer", "abandoned"],
+            Meta(description="why; an Authorized order's cancel says requested_by_customer"),
+        ]
+        | None
+    ) = None
+
+
+class CaptureOrderRequest(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
+    """Body of `POST /api/orders/{orderNumber}/capture`: nothing, or the amount to take."""
+
+    amount: (
+        Annotated[
+            Decimal,
+            Meta(description="≤ amountCapturable; default all of it", examples=[100.00]),
+        ]
+        | None
+    ) = None
 
 
 class OrderOut(msgspec.Struct, rename="camel"):
@@ -87,6 +130,11 @@ class OrderOut(msgspec.Struct, rename="camel"):
     failure_code: str | None = None
     failure_message: str | None = None
     metadata: dict[str, str] = msgspec.field(default_factory=dict)
+    customer: str | None = None
+    capture_method: str = CaptureMethod.AUTOMATIC.value
+    amount_capturable: Decimal = Decimal(0)
+    amount_captured: Decimal = Decimal(0)
+    cancellation_reason: str | None = None
 
 
 class AuditEntryOut(msgspec.Struct, rename="camel"):
@@ -117,6 +165,11 @@ def order_out(order: Order) -> OrderOut:
         failure_code=order.failure_code,
         failure_message=order.failure_message,
         metadata=order.metadata,
+        customer=order.customer,
+        capture_method=order.capture_method.value,
+        amount_capturable=order.amount_capturable,
+        amount_captured=order.amount_captured,
+        cancellation_reason=order.cancellation_reason,
     )
 
 
@@ -141,14 +194,41 @@ def parse_create_order(payload: dict[str, Any]) -> CreateOrderRequest:
             request.amount = parse_amount(payload.get("amount"), request.currency)
         except MoneyError as exc:
             errors.append({"field": "amount", "message": str(exc)})
-    if not is_known(request.payment_method):
+    if request.payment_method == BALANCE:
+        if request.customer is None:
+            errors.append({"field": "customer", "message": "required to pay with `balance`"})
+    elif not (is_known(request.payment_method) or is_saved_method_id(request.payment_method)):
         known = ", ".join(sorted(OUTCOMES))
         errors.append(
             {
                 "field": "paymentMethod",
-                "message": f"unknown test payment method; use one of {known}",
+                "message": (
+                    f"unknown payment method; use a saved pm_…, `balance`, or one of {known}"
+                ),
             }
         )
     if errors:
         raise ValidationFailed(errors)
     return request
+
+
+def capture_amount(payload: dict[str, Any] | None, order: Order) -> int | None:
+    """The minor units a capture body asks for (None: all), checked against the order (400)."""
+    if not payload or payload.get("amount") is None:
+        return None
+    try:
+        minor = to_minor(parse_amount(payload["amount"], order.currency), order.currency)
+    except MoneyError as exc:
+        raise ValidationFailed([{"field": "amount", "message": str(exc)}]) from None
+    capturable = to_minor(order.amount_capturable, order.currency)
+    if capturable and minor > capturable:
+        raise ValidationFailed(
+            [
+                {
+                    "field": "amount",
+                    "message": f"more than the {order.amount_capturable} {order.currency} "
+                    "capturable",
+                }
+            ]
+        )
+    return minor

@@ -5,16 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from payflow.api.idempotent import idempotent_post_operation
-from payflow.api.openapi import exact_amount, request_body, struct_schema
+from payflow.api.openapi import request_body, with_exact_amount
 from payflow.api.refunds.schemas import CreateRefundRequest
 
 
 def refund_request_schema() -> dict[str, Any]:
-    schema = struct_schema(CreateRefundRequest)
-    schema["properties"]["amount"] = exact_amount(
-        "at most the order currency's minor digits; default: all that is left to refund", 10.00
+    return with_exact_amount(
+        CreateRefundRequest,
+        "at most the order currency's minor digits; default: all that is left to refund",
+        10.00,
     )
-    return schema
 
 
 CreateRefundOperation = idempotent_post_operation(

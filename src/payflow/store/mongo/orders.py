@@ -16,7 +16,15 @@ from bson import Decimal128
 from pymongo import DESCENDING, ReturnDocument
 
 from payflow.domain.money import from_minor, to_minor
-from payflow.domain.orders import CANCELABLE, REFUNDABLE, Order, OrderStatus
+from payflow.domain.orders import (
+    EXPIRED,
+    REFUNDABLE,
+    REQUESTED_BY_CUSTOMER,
+    CaptureMethod,
+    Funds,
+    Order,
+    OrderStatus,
+)
 from payflow.ids import token as new_token
 from payflow.store.base import (
     IdempotencyRecord,
@@ -138,34 +146,127 @@ class MongoOrderStore:
             next_cursor = encode_cursor(as_utc(last["createdAt"]), last["_id"])
         return ListPage(orders, next_cursor)
 
-    async def cancel(self, order_number: str, scope: str | None, now: datetime) -> Order | None:
-        # The status test and the change are one write, so the worker's payment job and a
-        # cancel cannot both win. The job is queued again: on a Canceled order it emits
-        # `order.canceled` (a holder of the old lease finds it gone and emits nothing more).
-        doc = await self.collection.find_one_and_update(
-            {**_number(order_number, scope), "status": {"$in": _values(CANCELABLE)}},
+    async def cancel(
+        self, order_number: str, scope: str | None, now: datetime, reason: str | None = None
+    ) -> Order | None:
+        # The status test and the change are one write, so the worker's payment job, a
+        # capture and a cancel cannot both win. The job is queued again: on a Canceled
+        # order it releases any hold and emits `order.canceled` (a holder of the old lease
+        # finds it gone and emits nothing more). A Pending order whose job is moving money
+        # (or has charged it) is not cancelable: the job decides first (`domain.Funds`).
+        update: dict[str, Any] = {
+            "status": OrderStatus.CANCELED.value,
+            "canceledAt": now,
+            "updatedAt": now,
+            "processing": jobs.queued(now),
+        }
+        # A Pending cancel keeps today's bytes unless a reason is given; an authorization's
+        # cancel always says why, as Stripe's does.
+        for when, reason_now in (
+            (_CANCELABLE_WHEN[OrderStatus.PENDING], reason),
+            (_CANCELABLE_WHEN[OrderStatus.AUTHORIZED], reason or REQUESTED_BY_CUSTOMER),
+        ):
+            fields = update if reason_now is None else {**update, "cancellationReason": reason_now}
+            doc = await self.collection.find_one_and_update(
+                {**_number(order_number, scope), **when},
+                {"$set": fields},
+                projection=_ORDER_PROJECTION,
+                return_document=ReturnDocument.AFTER,
+            )
+            if doc is not None:
+                return _order(doc)
+        return None
+
+    async def capture(
+        self, order_number: str, scope: str | None, captured_minor: int, now: datetime
+    ) -> Order | None:
+        # One write decides the capture against a cancel or the expiry: only an Authorized
+        # order moves, and only once. The job queued with it moves the money and emits.
+        return await self._update_then_read(
             {
-                "$set": {
-                    "status": OrderStatus.CANCELED.value,
-                    "canceledAt": now,
-                    "updatedAt": now,
-                    "processing": jobs.queued(now),
-                }
+                **_number(order_number, scope),
+                "status": OrderStatus.AUTHORIZED.value,
+                "amountMinor": {"$gte": captured_minor},
             },
-            projection=_ORDER_PROJECTION,
-            return_document=ReturnDocument.AFTER,
+            {
+                "status": OrderStatus.PAID.value,
+                "paidAt": now,
+                "updatedAt": now,
+                "capturedMinor": captured_minor,
+                "processing": jobs.queued(now),
+            },
         )
+
+    async def expire(self, order_id: str, now: datetime) -> Order | None:
+        # The expiry's job holds the lease: the job stays as it is, only the order moves.
+        return await self._update_then_read(
+            {
+                "_id": order_id,
+                "status": {"$in": [OrderStatus.PENDING.value, OrderStatus.AUTHORIZED.value]},
+                "authorizedUntil": {"$lte": now},
+            },
+            {
+                "status": OrderStatus.CANCELED.value,
+                "canceledAt": now,
+                "updatedAt": now,
+                "cancellationReason": EXPIRED,
+            },
+        )
+
+    async def mark_funds(
+        self, order_id: str, expected: Funds | None, funds: Funds, now: datetime
+    ) -> Order | None:
+        """Move a wallet-paid order's `funds` from `expected` (None: not started, and the
+        order still Pending) to `funds`; the order after, or None when it was not there."""
+        query: dict[str, Any] = {"_id": order_id}
+        if expected is None:
+            query.update({"status": OrderStatus.PENDING.value, "funds": None})
+        else:
+            query["funds"] = expected.value
+        return await self._update_then_read(query, {"funds": funds.value, "updatedAt": now})
+
+    async def _update_then_read(
+        self, query: dict[str, Any], fields: dict[str, Any]
+    ) -> Order | None:
+        """One conditional update, then the order as it is now if the update matched.
+
+        Not `find_one_and_update`: the embedded server scans the whole collection for a
+        findAndModify that matches (see `apply_payment`), an update by a unique key not."""
+        result = await self.collection.update_one(query, {"$set": fields})
+        if result.modified_count != 1:
+            return None
+        key = {"_id": query["_id"]} if "_id" in query else {"orderNumber": query["orderNumber"]}
+        doc = await self.collection.find_one(key, _ORDER_PROJECTION)
         return None if doc is None else _order(doc)
+
+    async def schedule_expiry(self, order_id: str, owner: str, until: datetime) -> bool:
+        """Hand the held job back, due when the authorization expires; not once a capture
+        or a cancel moved the order (their own job replaced this one)."""
+        result = await self.collection.update_one(
+            {
+                "_id": order_id,
+                "status": {"$in": [OrderStatus.PENDING.value, OrderStatus.AUTHORIZED.value]},
+                **jobs.held_by(owner),
+            },
+            {"$set": {"processing": jobs.queued(until), "authorizedUntil": until}},
+        )
+        if self.journal is not None:
+            await self.journal.sync()
+        return bool(result.modified_count == 1)
 
     async def add_refund(
         self, order: Order, refund_id: str, amount_minor: int, now: datetime, *, completes: bool
     ) -> Order | None:
         total = to_minor(order.amount, order.currency)
-        left_before = total - amount_minor  # what must have been refunded before this one
+        left_before = order.refundable_minor - amount_minor
         doc = await self.collection.find_one_and_update(
             {
                 "_id": order.id,
-                "amountMinor": total,
+                **(
+                    {"amountMinor": total}
+                    if order.captured_minor is None
+                    else {"capturedMinor": order.captured_minor}
+                ),
                 "status": {"$in": _values(REFUNDABLE)},
                 "refundedMinor": left_before if completes else {"$lt": left_before},
                 "refunds.id": {"$ne": refund_id},  # a re-run never counts a refund twice
@@ -220,7 +321,7 @@ class MongoOrderStore:
         }
         if target is OrderStatus.PAID:
             update["paidAt"] = now
-        else:
+        elif target is OrderStatus.FAILED:
             update["failureCode"] = failure_code
             update["failureMessage"] = failure_message
         # `update_one` and a read, not `find_one_and_update`: the embedded server (SecantusDB
@@ -423,6 +524,8 @@ def _order_doc(order: Order) -> dict[str, Any]:
         "refundedMinor": to_minor(order.amount_refunded, order.currency),
         "canceledAt": order.canceled_at,
         "scope": order.scope,
+        "customer": order.customer,
+        "captureMethod": order.capture_method.value,
     }
 
 
@@ -446,4 +549,23 @@ def _order(doc: Mapping[str, Any]) -> Order:
         refund_count=int(doc.get("refundCount") or 0),
         canceled_at=None if canceled_at is None else as_utc(canceled_at),
         scope=doc.get("scope"),
+        customer=doc.get("customer"),
+        capture_method=CaptureMethod(doc.get("captureMethod") or CaptureMethod.AUTOMATIC),
+        captured_minor=None if doc.get("capturedMinor") is None else int(doc["capturedMinor"]),
+        cancellation_reason=doc.get("cancellationReason"),
+        funds=None if doc.get("funds") is None else Funds(doc["funds"]),
+        authorized_until=None
+        if doc.get("authorizedUntil") is None
+        else as_utc(doc["authorizedUntil"]),
     )
+
+
+# When each status may be canceled: a Pending order unless its job is moving (or has
+# taken) wallet money; an Authorized order always (DESIGN §7).
+_CANCELABLE_WHEN: dict[OrderStatus, dict[str, Any]] = {
+    OrderStatus.PENDING: {
+        "status": OrderStatus.PENDING.value,
+        "funds": {"$nin": [Funds.MOVING.value, Funds.CHARGED.value]},
+    },
+    OrderStatus.AUTHORIZED: {"status": OrderStatus.AUTHORIZED.value},
+}

@@ -169,6 +169,7 @@ def test_an_api_error_is_shown_as_a_message(page: Page) -> None:
     text = page.text("#problem")
     assert "Your request is not valid (400 validation-error)" in text
     assert "orderNumber" in text
+    assert "null" not in text  # nothing missing is written out as a word
     page.screenshot("dashboard-error.png")
 
     page.open("/dashboard/orders/NO-SUCH-ORDER")

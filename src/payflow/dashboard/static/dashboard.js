@@ -105,7 +105,8 @@
     );
     box.replaceChildren(
       el("p", {}, el("strong", {}, `${body.title || "Error"}${status}`), body.detail ? ` ${body.detail}` : ""),
-      errors.length ? el("ul", {}, errors.map((e) => el("li", {}, `${e.field}: ${e.message}`))) : null,
+      // (replaceChildren would write a null as the text "null")
+      ...(errors.length ? [el("ul", {}, errors.map((e) => el("li", {}, `${e.field}: ${e.message}`)))] : []),
       el("button", { type: "button", class: "link", onclick: hideProblem }, "Dismiss"),
     );
     box.hidden = false;

@@ -173,6 +173,22 @@ def new_number(prefix: str) -> str:
     return f"{prefix}-{uuid4().hex[:8].upper()}"
 
 
+def add_endpoint(page: Page, url: str, events: str, **fields: str) -> WebElement:
+    """Registers `url` through the endpoints page's form (`fields`: more inputs by id, as
+    `description="…"` for `#e-description`) and returns its entry once listed."""
+    page.open("/dashboard/endpoints")
+    page.fill("#e-url", url)
+    page.fill("#e-events", events)
+    for name, text in fields.items():
+        page.fill(f"#e-{name.replace('_', '-')}", text)
+    page.find("#new-endpoint button[type=submit]").click()
+    listed: WebElement = page.wait_for(
+        "the endpoint listed",
+        lambda: next(e for e in page.all("#endpoints .endpoint") if url in e.text),
+    )
+    return listed
+
+
 @pytest.fixture
 def page(chrome: WebDriver, payflow: Served) -> Page:
     chrome.execute_script("try { sessionStorage.clear(); } catch (e) {}")

@@ -10,7 +10,14 @@ from typing import Any
 import pytest
 from selenium.webdriver.common.keys import Keys
 
-from tests.browser.conftest import Page, Refusing, create_order, new_number, row_status
+from tests.browser.conftest import (
+    Page,
+    Refusing,
+    add_endpoint,
+    create_order,
+    new_number,
+    row_status,
+)
 from tests.e2e.conftest import Served
 
 pytestmark = pytest.mark.browser
@@ -68,20 +75,8 @@ def test_a_declined_card_shows_its_failure_code(page: Page) -> None:
 def test_a_refusing_endpoint_fails_then_a_redelivery_succeeds(
     page: Page, payflow: Served, refusing: Refusing
 ) -> None:
-    page.open("/dashboard/endpoints")
-    page.fill("#e-url", refusing.url)
-    page.fill("#e-events", "payment.succeeded")
-    page.fill("#e-description", "shop backend")
-    page.find("#new-endpoint button[type=submit]").click()
-    assert page.wait_for("the secret", lambda: page.find("#secret .secret-value").text).startswith(
-        "whsec_"
-    )
-    endpoint = page.wait_for(
-        "the endpoint listed",
-        lambda: next(
-            item for item in page.all("#endpoints .endpoint") if refusing.url in item.text
-        ),
-    )
+    endpoint = add_endpoint(page, refusing.url, "payment.succeeded", description="shop backend")
+    assert page.find("#secret .secret-value").text.startswith("whsec_")
     endpoint_id = endpoint.get_attribute("data-endpoint")
 
     number = new_number("ORD-HOOK")

@@ -15,7 +15,15 @@ import httpx
 import pytest
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from tests.browser.conftest import Page, Refusing, create_order, new_number, serve, stop_serving
+from tests.browser.conftest import (
+    Page,
+    Refusing,
+    add_endpoint,
+    create_order,
+    new_number,
+    serve,
+    stop_serving,
+)
 from tests.e2e.conftest import Served
 
 pytestmark = pytest.mark.browser
@@ -54,14 +62,7 @@ def advance(payflow: Served, seconds: float) -> None:
 def test_a_refusing_endpoint_opens_its_circuit_is_disabled_and_enabled_again(
     page: Page, payflow: Served, refusing: Refusing
 ) -> None:
-    page.open("/dashboard/endpoints")
-    page.fill("#e-url", refusing.url)
-    page.fill("#e-events", "payment.succeeded")
-    page.find("#new-endpoint button[type=submit]").click()
-    item = page.wait_for(
-        "the endpoint listed",
-        lambda: next(e for e in page.all("#endpoints .endpoint") if refusing.url in e.text),
-    )
+    item = add_endpoint(page, refusing.url, "payment.succeeded")
     endpoint_id = item.get_attribute("data-endpoint") or ""
     css = endpoint_item(endpoint_id)
     assert shown(page, endpoint_id, "data-status") == "enabled"
@@ -112,23 +113,15 @@ def test_chaos_settings_from_the_form_are_shown_and_bad_ones_explained(
     page: Page, payflow: Served
 ) -> None:
     url = f"http://127.0.0.1:9/chaos-{uuid4().hex[:8]}"  # never sent to: no event subscribed
-    page.open("/dashboard/endpoints")
-    page.fill("#e-url", url)
-    page.fill("#e-events", "refund.succeeded")
-    page.fill("#e-duplicate-rate", "1.5")
-    page.fill("#e-reorder-window", "2000")
-    page.find("#new-endpoint button[type=submit]").click()
-    page.wait_for("the problem", lambda: page.find("#problem").is_displayed())
-    assert "duplicateRate" in page.text("#problem")
-
-    page.fill("#e-duplicate-rate", "0.25")
-    page.find("#new-endpoint button[type=submit]").click()
-    item = page.wait_for(
-        "the endpoint listed",
-        lambda: next(e for e in page.all("#endpoints .endpoint") if url in e.text),
-    )
+    item = add_endpoint(page, url, "refund.succeeded", duplicate_rate="0.25", reorder_window="2000")
+    endpoint_id = item.get_attribute("data-endpoint")
     chaos = item.find_element("css selector", 'dd[data-field="Chaos"]').text
     assert chaos == "duplicates 25% · reorder window 2000 ms"
     assert not page.find("#problem").is_displayed()
-    endpoint_id = item.get_attribute("data-endpoint")
+
+    page.fill("#e-url", f"{url}/other")
+    page.fill("#e-duplicate-rate", "1.5")
+    page.find("#new-endpoint button[type=submit]").click()
+    page.wait_for("the problem", lambda: page.find("#problem").is_displayed())
+    assert "duplicateRate" in page.text("#problem")
     assert httpx.delete(f"{payflow.base_url}/api/webhook-endpoints/{endpoint_id}").is_success

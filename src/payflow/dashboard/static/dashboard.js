@@ -698,9 +698,10 @@
       if (shown) await showDeliveries(shown);
     }));
     // Health moves on its own (attempts, cool-downs, probes) and no stream carries it:
-    // the list is read again every few seconds while the tab is visible.
+    // the list is read again every few seconds while the tab is visible (and not while
+    // the page waits for an API key: each 401 would take the focus back to its field).
     setInterval(() => {
-      if (document.visibilityState === "visible") guarded(load)();
+      if (document.visibilityState === "visible" && $("#key-form").hidden) guarded(load)();
     }, ENDPOINTS_REFRESH_MS);
     // Deliveries move on their own (retries): the open list refreshes while any is pending.
     const soon = batched(load);

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -171,7 +173,62 @@ def new_number(prefix: str) -> str:
     return f"{prefix}-{uuid4().hex[:8].upper()}"
 
 
+def add_endpoint(page: Page, url: str, events: str, **fields: str) -> WebElement:
+    """Registers `url` through the endpoints page's form (`fields`: more inputs by id, as
+    `description="…"` for `#e-description`) and returns its entry once listed."""
+    page.open("/dashboard/endpoints")
+    page.fill("#e-url", url)
+    page.fill("#e-events", events)
+    for name, text in fields.items():
+        page.fill(f"#e-{name.replace('_', '-')}", text)
+    page.find("#new-endpoint button[type=submit]").click()
+    listed: WebElement = page.wait_for(
+        "the endpoint listed",
+        lambda: next(e for e in page.all("#endpoints .endpoint") if url in e.text),
+    )
+    return listed
+
+
 @pytest.fixture
 def page(chrome: WebDriver, payflow: Served) -> Page:
     chrome.execute_script("try { sessionStorage.clear(); } catch (e) {}")
     return Page(chrome, payflow.base_url)
+
+
+class Refusing:
+    """A webhook receiver that answers 503 until told to recover, then 200."""
+
+    def __init__(self) -> None:
+        self.recovered = threading.Event()
+        self.received: list[bytes] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                ok = outer.recovered.is_set()
+                if ok:
+                    outer.received.append(body)
+                reply = b'{"ok":true}' if ok else b'{"error":"down for maintenance"}'
+                self.send_response(200 if ok else 503)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhooks"
+
+
+@pytest.fixture
+def refusing() -> Iterator[Refusing]:
+    receiver = Refusing()
+    thread = threading.Thread(target=receiver.server.serve_forever, daemon=True)
+    thread.start()
+    yield receiver
+    receiver.server.shutdown()
+    receiver.server.server_close()
+    thread.join()

@@ -5,15 +5,19 @@ Each test also saves a screenshot to docs/screenshots/ (the README shows them).
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 from selenium.webdriver.common.keys import Keys
 
-from tests.browser.conftest import Page, create_order, new_number, row_status
+from tests.browser.conftest import (
+    Page,
+    Refusing,
+    add_endpoint,
+    create_order,
+    new_number,
+    row_status,
+)
 from tests.e2e.conftest import Served
 
 pytestmark = pytest.mark.browser
@@ -68,62 +72,11 @@ def test_a_declined_card_shows_its_failure_code(page: Page) -> None:
     page.screenshot("order-declined.png")
 
 
-class Refusing:
-    """A webhook receiver that answers 503 until told to recover, then 200."""
-
-    def __init__(self) -> None:
-        self.recovered = threading.Event()
-        self.received: list[bytes] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                ok = outer.recovered.is_set()
-                if ok:
-                    outer.received.append(body)
-                reply = b'{"ok":true}' if ok else b'{"error":"down for maintenance"}'
-                self.send_response(200 if ok else 503)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhooks"
-
-
-@pytest.fixture
-def refusing() -> Iterator[Refusing]:
-    receiver = Refusing()
-    thread = threading.Thread(target=receiver.server.serve_forever, daemon=True)
-    thread.start()
-    yield receiver
-    receiver.server.shutdown()
-    receiver.server.server_close()
-    thread.join()
-
-
 def test_a_refusing_endpoint_fails_then_a_redelivery_succeeds(
     page: Page, payflow: Served, refusing: Refusing
 ) -> None:
-    page.open("/dashboard/endpoints")
-    page.fill("#e-url", refusing.url)
-    page.fill("#e-events", "payment.succeeded")
-    page.fill("#e-description", "shop backend")
-    page.find("#new-endpoint button[type=submit]").click()
-    assert page.wait_for("the secret", lambda: page.find("#secret .secret-value").text).startswith(
-        "whsec_"
-    )
-    endpoint = page.wait_for(
-        "the endpoint listed",
-        lambda: next(
-            item for item in page.all("#endpoints .endpoint") if refusing.url in item.text
-        ),
-    )
+    endpoint = add_endpoint(page, refusing.url, "payment.succeeded", description="shop backend")
+    assert page.find("#secret .secret-value").text.startswith("whsec_")
     endpoint_id = endpoint.get_attribute("data-endpoint")
 
     number = new_number("ORD-HOOK")
@@ -211,6 +164,7 @@ def test_an_api_error_is_shown_as_a_message(page: Page) -> None:
     text = page.text("#problem")
     assert "Your request is not valid (400 validation-error)" in text
     assert "orderNumber" in text
+    assert "null" not in text  # nothing missing is written out as a word
     page.screenshot("dashboard-error.png")
 
     page.open("/dashboard/orders/NO-SUCH-ORDER")

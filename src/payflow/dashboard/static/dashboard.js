@@ -9,6 +9,14 @@
 (() => {
   const KEY_STORAGE = "payflow.apiKey";
   const SETTLED = new Set(["succeeded", "dead"]);
+  const ENDPOINTS_REFRESH_MS = 3000;
+  const HEALTH_HELP = {
+    enabled: "Gets new events",
+    disabled: "No success for too long: gets no new events until enabled",
+    closed: "Deliveries are attempted as they come",
+    open: "Too many failures in a row: deliveries wait for the cool-down, then one probe",
+    "half-open": "A probe is being sent",
+  };
   const $ = (selector, root = document) => root.querySelector(selector);
 
   /** An element with attributes and children (strings become text nodes). */
@@ -97,7 +105,8 @@
     );
     box.replaceChildren(
       el("p", {}, el("strong", {}, `${body.title || "Error"}${status}`), body.detail ? ` ${body.detail}` : ""),
-      errors.length ? el("ul", {}, errors.map((e) => el("li", {}, `${e.field}: ${e.message}`))) : null,
+      // (replaceChildren would write a null as the text "null")
+      ...(errors.length ? [el("ul", {}, errors.map((e) => el("li", {}, `${e.field}: ${e.message}`)))] : []),
       el("button", { type: "button", class: "link", onclick: hideProblem }, "Dismiss"),
     );
     box.hidden = false;
@@ -206,6 +215,13 @@
       setLive("Reconnecting…", false);
       await sleep(1000);
     }
+  }
+
+  /** A typed number as JSON: the digits as typed (never through a float), else a string
+   *  so that payflow's validation explains what is wrong with it. */
+  function typedNumber(text, signed = false) {
+    const number = signed ? /^-?\d+(\.\d+)?$/ : /^\d+(\.\d+)?$/;
+    return number.test(text) ? text : JSON.stringify(text);
   }
 
   // ---- rendering helpers --------------------------------------------------------------
@@ -380,7 +396,7 @@
         // Amounts go out as the typed digits, never through a float; anything else is
         // sent as typed so that payflow's validation explains what is wrong with it.
         const amountText = form.amount.value.trim();
-        const amount = /^\d+(\.\d+)?$/.test(amountText) ? amountText : JSON.stringify(amountText);
+        const amount = typedNumber(amountText);
         const fields = [
           `"orderNumber":${JSON.stringify(form.orderNumber.value.trim())}`,
           `"amount":${amount}`,
@@ -489,7 +505,7 @@
         const form = event.target;
         const fieldsOut = [];
         const amountText = form.amount.value.trim();
-        if (amountText) fieldsOut.push(`"amount":${/^\d+(\.\d+)?$/.test(amountText) ? amountText : JSON.stringify(amountText)}`);
+        if (amountText) fieldsOut.push(`"amount":${typedNumber(amountText)}`);
         if (form.reason.value) fieldsOut.push(`"reason":${JSON.stringify(form.reason.value)}`);
         const refund = await api("POST", `${base}/refunds`, { body: `{${fieldsOut.join(",")}}`, idempotent: true });
         setStatus("#action-result", `Refunded ${money(refund.amount, refund.currency)}.`);
@@ -532,30 +548,81 @@
     let unsettled = false;
     const again = refresher(() => showDeliveries(shown), () => unsettled && shown !== null);
 
-    async function load() {
-      const endpoints = await api("GET", "/api/webhook-endpoints");
-      list.replaceChildren(
-        ...endpoints.map((endpoint) =>
-          el(
-            "li",
-            { class: "endpoint", "data-endpoint": endpoint.id },
-            el("p", {}, el("code", {}, endpoint.url), endpoint.builtIn ? el("span", { class: "tag" }, "built in") : null),
-            el("p", { class: "muted" }, `${endpoint.id} · ${endpoint.scheme} · events ${endpoint.events.join(", ")}`,
-              endpoint.description ? ` · ${endpoint.description}` : ""),
-            el(
-              "div",
-              { class: "actions" },
-              el("button", { type: "button", class: "small", onclick: guarded(() => showDeliveries(endpoint)) }, "Deliveries"),
-              endpoint.builtIn
-                ? null
-                : el("button", { type: "button", class: "small", onclick: guarded(() => rotate(endpoint)) }, "Rotate secret"),
-              endpoint.builtIn
-                ? null
-                : el("button", { type: "button", class: "small danger", onclick: guarded(() => remove(endpoint)) }, "Delete"),
-            ),
-          ),
+    const items = new Map(); // endpoint id → [what it was drawn from, its <li>]
+
+    function item(endpoint) {
+      const builtIn = endpoint.builtIn;
+      return el(
+        "li",
+        {
+          class: "endpoint",
+          "data-endpoint": endpoint.id,
+          "data-status": endpoint.status,
+          "data-circuit": endpoint.circuit,
+        },
+        el("p", {}, el("code", {}, endpoint.url), builtIn ? el("span", { class: "tag" }, "built in") : null),
+        el("p", { class: "muted" }, `${endpoint.id} · ${endpoint.scheme} · events ${endpoint.events.join(", ")}`,
+          endpoint.description ? ` · ${endpoint.description}` : ""),
+        health(endpoint),
+        el(
+          "div",
+          { class: "actions" },
+          el("button", { type: "button", class: "small", onclick: guarded(() => showDeliveries(endpoint)) }, "Deliveries"),
+          endpoint.status === "disabled"
+            ? el("button", {
+                type: "button",
+                class: "small enable",
+                "aria-label": `Enable ${endpoint.url}`,
+                onclick: guarded(() => enable(endpoint)),
+              }, "Enable")
+            : null,
+          builtIn ? null : el("button", { type: "button", class: "small", onclick: guarded(() => rotate(endpoint)) }, "Rotate secret"),
+          builtIn ? null : el("button", { type: "button", class: "small danger", onclick: guarded(() => remove(endpoint)) }, "Delete"),
         ),
       );
+    }
+
+    /** Status, circuit, failing since and chaos, as a labelled list a screen reader reads out. */
+    function health(endpoint) {
+      const rows = [
+        ["Status", el("span", { class: `status health-${endpoint.status}`, title: HEALTH_HELP[endpoint.status] }, endpoint.status)],
+        ["Circuit", el("span", { class: `status circuit-${endpoint.circuit}`, title: HEALTH_HELP[endpoint.circuit] }, endpoint.circuit)],
+        ["Failing since", endpoint.failingSince ? when(endpoint.failingSince) : "not failing"],
+      ];
+      if (endpoint.chaos) {
+        const { duplicateRate, reorderWindowMs } = endpoint.chaos;
+        rows.push(["Chaos", `duplicates ${Math.round(duplicateRate * 1000) / 10}% · reorder window ${reorderWindowMs} ms`]);
+      }
+      return el(
+        "dl",
+        { class: "fields health", "aria-label": `Health of ${endpoint.url}` },
+        rows.flatMap(([name, value]) => [el("dt", {}, name), el("dd", { "data-field": name }, value)]),
+      );
+    }
+
+    /** Re-reads the list; an endpoint that did not change keeps its element (and focus). */
+    async function load() {
+      const endpoints = await api("GET", "/api/webhook-endpoints");
+      const ids = endpoints.map((e) => e.id);
+      const sameOrder = ids.length === list.children.length && ids.every((id, i) => list.children[i].dataset.endpoint === id);
+      const fresh = endpoints.map((endpoint) => {
+        const drawn = JSON.stringify(endpoint);
+        const known = items.get(endpoint.id);
+        if (known && known[0] === drawn) return known[1];
+        const node = item(endpoint);
+        if (known && sameOrder) known[1].replaceWith(node);
+        items.set(endpoint.id, [drawn, node]);
+        return node;
+      });
+      for (const id of [...items.keys()]) if (!ids.includes(id)) items.delete(id);
+      if (!sameOrder) list.replaceChildren(...fresh);
+    }
+
+    async function enable(endpoint) {
+      hideProblem();
+      const enabled = await api("POST", `/api/webhook-endpoints/${enc(endpoint.id)}/enable`, { idempotent: true });
+      setStatus("#endpoint-result", `${enabled.url} is ${enabled.status} again; its circuit is ${enabled.circuit}.`);
+      await load();
     }
 
     function showSecret(endpoint, what) {
@@ -609,25 +676,43 @@
           scheme: form.scheme.value,
         };
         if (form.description.value.trim()) body.description = form.description.value.trim();
-        const created = await api("POST", "/api/webhook-endpoints", { body: JSON.stringify(body), idempotent: true });
+        // The numbers go out as typed (see typedNumber), so the body is put together as text.
+        const chaos = [];
+        const rate = form.duplicateRate.value.trim();
+        const reorder = form.reorderWindowMs.value.trim();
+        if (rate) chaos.push(`"duplicateRate":${typedNumber(rate)}`);
+        if (reorder) chaos.push(`"reorderWindowMs":${typedNumber(reorder)}`);
+        const json = JSON.stringify(body);
+        const text = chaos.length ? `${json.slice(0, -1)},"chaos":{${chaos.join(",")}}}` : json;
+        const created = await api("POST", "/api/webhook-endpoints", { body: text, idempotent: true });
         showSecret(created, "Signing secret");
         form.url.value = "";
+        form.duplicateRate.value = "";
+        form.reorderWindowMs.value = "";
         await load();
       }),
     );
+    $("#refresh-endpoints").addEventListener("click", guarded(async () => {
+      hideProblem();
+      await load();
+      if (shown) await showDeliveries(shown);
+    }));
+    // Health moves on its own (attempts, cool-downs, probes) and no stream carries it:
+    // the list is read again every few seconds while the tab is visible (and not while
+    // the page waits for an API key: each 401 would take the focus back to its field).
+    setInterval(() => {
+      if (document.visibilityState === "visible" && $("#key-form").hidden) guarded(load)();
+    }, ENDPOINTS_REFRESH_MS);
     // Deliveries move on their own (retries): the open list refreshes while any is pending.
+    const soon = batched(load);
     listen("/api/dashboard/changes", async () => {
       await load();
       if (shown) await showDeliveries(shown);
-    }, () => shown && showDeliveries(shown));
+    }, () => {
+      soon();
+      if (shown) return showDeliveries(shown);
+    });
   };
-
-  /** A typed amount as JSON: the digits as typed (never through a float), else a string
-   *  so that payflow's validation explains what is wrong with it. */
-  function typedAmount(text, signed = false) {
-    const number = signed ? /^-?\d+(\.\d+)?$/ : /^\d+(\.\d+)?$/;
-    return number.test(text) ? text : JSON.stringify(text);
-  }
 
   views.customers = () => {
     const tbody = $("#customers tbody");
@@ -695,7 +780,7 @@
         if (form.name.value.trim()) fields.push(`"name":${JSON.stringify(form.name.value.trim())}`);
         if (form.email.value.trim()) fields.push(`"email":${JSON.stringify(form.email.value.trim())}`);
         const amount = form.amount.value.trim();
-        if (amount) fields.push(`"balances":{${JSON.stringify(form.currency.value.trim())}:${typedAmount(amount)}}`);
+        if (amount) fields.push(`"balances":{${JSON.stringify(form.currency.value.trim())}:${typedNumber(amount)}}`);
         const customer = await api("POST", "/api/customers", { body: `{${fields.join(",")}}`, idempotent: true });
         setStatus("#customer-result", "Created ", el("code", {}, customer.id), ".");
         form.reset();
@@ -711,7 +796,7 @@
         hideProblem();
         const form = event.target;
         const fields = [
-          `"amount":${typedAmount(form.amount.value.trim(), true)}`,
+          `"amount":${typedNumber(form.amount.value.trim(), true)}`,
           `"currency":${JSON.stringify(form.currency.value.trim())}`,
         ];
         if (form.description.value.trim()) fields.push(`"description":${JSON.stringify(form.description.value.trim())}`);

@@ -240,7 +240,7 @@ class OrdersController(Controller):
     @post(
         "/{order_number:str}/cancel",
         status_code=200,
-        summary="Cancel a Pending order (idempotent)",
+        summary="Cancel a Pending or Authorized order (idempotent)",
         responses={
             200: example_response(OrderOut, "Canceled (or replayed)", canceled=CANCELED_EXAMPLE),
             **idempotent_problems(
@@ -251,7 +251,8 @@ class OrdersController(Controller):
         },
         operation_class=CancelOrderOperation,
         description=(
-            "Only a Pending order can be canceled; its payment is then never made, and "
+            "A Pending order's payment is then never made; an Authorized order's hold is "
+            "released. `cancellationReason` is the body's `reason`, or requested_by_customer; "
             "`order.canceled` is sent to the webhook endpoints. Requires an `Idempotency-Key`."
         ),
     )

@@ -59,6 +59,8 @@ def test_an_authorization_not_captured_expires_after_seven_days(payflow: Any) ->
     payflow.advance(7 * 24 * 3600 + 60)  # past [payments] authorization_hours (168 h)
     canceled = payflow.wait_for(order["orderNumber"], "Canceled")
     assert canceled["cancellationReason"] == "expired"
+    # The worker cancels the order first, then announces it: wait for the announcement.
+    _until(lambda: len(payflow.received) == 2, "order.canceled at the sink")
     assert [(w["type"], w["data"]["orderNumber"]) for w in payflow.received] == [
         ("payment.authorized", order["orderNumber"]),
         ("order.canceled", order["orderNumber"]),

@@ -117,5 +117,7 @@ def test_shipping_an_authorized_order_captures_it_and_ships_once(
     assert shipped.status_code == 200, shipped.text
     assert (shipped.json()["status"], shipped.json()["fulfilled"]) == ("paid", 1)
     assert str(payflow.wait_for(order["id"], "Paid")["amountCaptured"]) == "80.00"
+    # The capture answers Paid at once; its webhook is announced by the worker just after.
+    until(lambda: len(payflow.received) == 2, "payment.captured at the sink")
     assert [w["type"] for w in payflow.received] == ["payment.authorized", "payment.captured"]
     assert shop.order(order["id"])["fulfilled"] == 1

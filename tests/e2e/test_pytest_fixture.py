@@ -51,6 +51,22 @@ def test_advance_moves_the_clock_and_a_failed_delivery_is_retried(payflow: Any) 
     payflow.client.delete(f"/api/webhook-endpoints/{endpoint['id']}")
 
 
+def test_an_authorization_not_captured_expires_after_seven_days(payflow: Any) -> None:
+    order = payflow.create_order(amount="80.00", capture_method="manual")
+    authorized = payflow.wait_for(order["orderNumber"], "Authorized")
+    assert str(authorized["amountCapturable"]) == "80.00"
+
+    payflow.advance(7 * 24 * 3600 + 60)  # past [payments] authorization_hours (168 h)
+    canceled = payflow.wait_for(order["orderNumber"], "Canceled")
+    assert canceled["cancellationReason"] == "expired"
+    # The worker cancels the order first, then announces it: wait for the announcement.
+    _until(lambda: len(payflow.received) == 2, "order.canceled at the sink")
+    assert [(w["type"], w["data"]["orderNumber"]) for w in payflow.received] == [
+        ("payment.authorized", order["orderNumber"]),
+        ("order.canceled", order["orderNumber"]),
+    ]
+
+
 def _attempts(payflow: Any, endpoint_id: str) -> int:
     deliveries = payflow.client.get(f"/api/webhook-endpoints/{endpoint_id}/deliveries").json()
     return sum(len(d["log"]) for d in deliveries)

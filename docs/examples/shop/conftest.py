@@ -3,7 +3,9 @@
 `payflow` (the pytest fixture that comes with `pip install payflow`) runs a real payflow
 on a test clock; the shop registers its webhook URL there like a merchant would in a
 dashboard, and checks signature timestamps against payflow's clock, since tests may move
-that clock days ahead of this machine's.
+that clock days ahead of this machine's. The shop's payflow client carries two httpx event
+hooks as a test seam: `faults` queued by a test go out as `Payflow-Fault` headers on the
+next POSTs to payflow, and every request and answer is kept in `to_payflow`.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -28,10 +30,18 @@ class RunningShop:
     url: str
     endpoint_id: str
     http: httpx.Client
+    faults: list[str] = field(default_factory=list)  # for the next POSTs to payflow
+    to_payflow: list[httpx.Request | httpx.Response] = field(default_factory=list)
 
-    def checkout(self, amount: str, card: str = "pm_card_visa") -> dict[str, Any]:
+    def checkout(
+        self, amount: str, card: str = "pm_card_visa", *, capture_on_shipment: bool = False
+    ) -> dict[str, Any]:
         answer = self.http.post(
-            "/checkout", content=f'{{"amount":{amount},"card":"{card}"}}'.encode()
+            "/checkout",
+            content=(
+                f'{{"amount":{amount},"card":"{card}",'
+                f'"captureOnShipment":{str(capture_on_shipment).lower()}}}'
+            ).encode(),
         )
         assert answer.status_code == 201, answer.text
         order: dict[str, Any] = answer.json()
@@ -71,7 +81,13 @@ def shop(payflow: Any) -> Iterator[RunningShop]:
             "/api/webhook-endpoints",
             json={
                 "url": f"{url}/webhooks/payflow",
-                "events": ["payment.succeeded", "payment.failed"],
+                "events": [
+                    "payment.succeeded",
+                    "payment.failed",
+                    "payment.authorized",
+                    "payment.captured",
+                    "order.canceled",
+                ],
             },
             headers={"Idempotency-Key": f"shop-{uuid.uuid4().hex}"},
         ).json()
@@ -80,14 +96,29 @@ def shop(payflow: Any) -> Iterator[RunningShop]:
             clock = httpx.get(f"{payflow.url}/api/test-clock").json()
             return int(datetime.fromisoformat(clock["now"]).timestamp())
 
-        app = create_shop(payflow.url, endpoint["secret"], now=payflow_now)
+        running = RunningShop(url, endpoint["id"], httpx.Client(base_url=url, timeout=10))
+
+        async def on_request(request: httpx.Request) -> None:
+            if request.method == "POST" and running.faults:
+                request.headers["Payflow-Fault"] = running.faults.pop(0)
+            running.to_payflow.append(request)
+
+        async def on_response(response: httpx.Response) -> None:
+            running.to_payflow.append(response)
+
+        app = create_shop(
+            payflow.url,
+            endpoint["secret"],
+            now=payflow_now,
+            payflow_hooks={"request": [on_request], "response": [on_response]},
+        )
         server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
         thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
         thread.start()
         try:
             until(lambda: server.started, "the shop to start")
-            with httpx.Client(base_url=url, timeout=10) as http:
-                yield RunningShop(url, endpoint["id"], http)
+            with running.http:
+                yield running
         finally:
             payflow.client.delete(f"/api/webhook-endpoints/{endpoint['id']}")
             server.should_exit = True

@@ -10,6 +10,11 @@ What a shop needs from a payment gateway, and nothing more:
   the raw bytes before reading them, then moves the order `awaiting_payment` → `paid` or
   `declined` once: a webhook delivered twice, or an old one arriving late, changes nothing.
   Every verified webhook is answered 200, so payflow stops retrying it.
+- `POST /checkout {"amount": 80.00, "captureOnShipment": true}` only authorizes the card
+  (payflow's manual capture): `payment.authorized` moves the order to `authorized`, and
+  `POST /orders/{id}/ship` captures the money and ships. An authorization left uncaptured
+  for seven days is canceled by payflow (`order.canceled`, reason `expired`), and the
+  shop's order ends `canceled` with that reason.
 - `GET /orders/{id}` shows the shop's order: its status and how often it was fulfilled.
 
 Run it next to `payflow serve` (secret from `POST /api/webhook-endpoints`)::
@@ -26,7 +31,7 @@ import hmac
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -39,6 +44,7 @@ from litestar.params import FromPath
 
 TOLERANCE_SECONDS = 300
 PAID, DECLINED, AWAITING = "paid", "declined", "awaiting_payment"
+AUTHORIZED, CANCELED = "authorized", "canceled"
 _decoder = msgspec.json.Decoder(float_hook=Decimal)  # money is never a float
 _encoder = msgspec.json.Encoder(decimal_format="number")
 
@@ -46,6 +52,7 @@ _encoder = msgspec.json.Encoder(decimal_format="number")
 class CheckoutRequest(msgspec.Struct, forbid_unknown_fields=True):
     amount: Decimal
     card: str = "pm_card_visa"
+    capture_on_shipment: bool = msgspec.field(default=False, name="captureOnShipment")
 
 
 @dataclass
@@ -55,6 +62,7 @@ class ShopOrder:
     status: str = AWAITING
     fulfilled: int = 0  # how many times the goods went out: must never pass 1
     decline_code: str | None = None
+    cancellation_reason: str | None = None
 
 
 @dataclass
@@ -100,13 +108,20 @@ def apply(shop: Shop, event: dict[str, Any]) -> str:
     if event_id in shop.seen_events:
         return "duplicate"
     shop.seen_events.add(str(event_id))
+    kind = event.get("type")
+    if kind == "order.canceled" and order.status in (AWAITING, AUTHORIZED):
+        order.status, order.cancellation_reason = CANCELED, data.get("cancellationReason")
+        return "canceled"  # e.g. an authorization left uncaptured until it expired
+    if kind == "payment.authorized" and order.status == AWAITING:
+        order.status = AUTHORIZED  # held, not taken: ship to capture it
+        return "authorized"
     if order.status != AWAITING:
         return "already settled"  # e.g. a late payment.failed after payment.succeeded
-    if event.get("type") == "payment.succeeded" and data.get("amount") == order.amount:
+    if kind == "payment.succeeded" and data.get("amount") == order.amount:
         order.status = PAID
         order.fulfilled += 1  # ship it: exactly once, because of the status check above
         return "paid"
-    if event.get("type") == "payment.failed":
+    if kind == "payment.failed":
         order.status, order.decline_code = DECLINED, data.get("failureCode")
         return "declined"
     return "ignored"
@@ -119,31 +134,55 @@ def order_out(order: ShopOrder) -> dict[str, Any]:
         "status": order.status,
         "fulfilled": order.fulfilled,
         "declineCode": order.decline_code,
+        "cancellationReason": order.cancellation_reason,
     }
 
 
-async def _ask_payflow_to_charge(shop: Shop, order: ShopOrder, card: str) -> bool:
-    """POST /api/orders, retried on a lost answer or a 5xx/409 with the *same* key: the
-    key is derived from the shop's order, so however often it is sent, one payment."""
-    body = _encoder.encode({"orderNumber": order.id, "amount": order.amount, "paymentMethod": card})
-    headers = {"Idempotency-Key": f"checkout-{order.id}", "Content-Type": "application/json"}
+async def _ask_payflow_to_charge(
+    shop: Shop, order: ShopOrder, card: str, *, capture_on_shipment: bool
+) -> bool:
+    """POST /api/orders; with `capture_on_shipment` payflow only authorizes (manual
+    capture) and the money is taken when the order ships."""
+    wanted: dict[str, Any] = {
+        "orderNumber": order.id,
+        "amount": order.amount,
+        "paymentMethod": card,
+    }
+    if capture_on_shipment:
+        wanted["captureMethod"] = "manual"
+    return await _post_to_payflow(shop, "/api/orders", wanted, f"checkout-{order.id}") == 201
+
+
+async def _post_to_payflow(shop: Shop, path: str, body: dict[str, Any], key: str) -> int:
+    """POST to payflow, retried on a lost answer or a 5xx/409 with the *same* key: the key is
+    derived from the shop's order, so however often it is sent, it takes effect once.
+    Returns the final status code (0: no answer at all)."""
+    headers = {"Idempotency-Key": key, "Content-Type": "application/json"}
+    status = 0
     for _ in range(3):
         try:
-            answer = await shop.payflow.post("/api/orders", content=body, headers=headers)
+            answer = await shop.payflow.post(path, content=_encoder.encode(body), headers=headers)
         except httpx.TransportError:
             continue
-        if answer.status_code == 201:
-            return True
-        if answer.status_code < 500 and answer.status_code != 409:
-            return False  # refused (400, 422): retrying the same request cannot help
-    return False
+        status = answer.status_code
+        if status < 500 and status != 409:
+            return status  # done (2xx) or refused (400, 422): retrying cannot help
+    return status
+
+
+PayflowHook = Callable[[Any], Awaitable[None]]
 
 
 def create_shop(
-    payflow_url: str, webhook_secret: str, now: Callable[[], int] = lambda: int(time.time())
+    payflow_url: str,
+    webhook_secret: str,
+    now: Callable[[], int] = lambda: int(time.time()),
+    payflow_hooks: Mapping[str, Sequence[PayflowHook]] | None = None,
 ) -> Litestar:
     """The shop's app. `now` is the time signatures are checked against: the system clock,
-    or payflow's test clock when tests move payflow's time on."""
+    or payflow's test clock when tests move payflow's time on. `payflow_hooks` are httpx
+    event hooks (`{"request": […], "response": […]}`) on the shop's payflow client: a test
+    seam, e.g. to ask payflow for a fault (`Payflow-Fault`) or to watch its answers."""
 
     @post("/checkout", status_code=201)
     async def checkout(request: Request[Any, Any, Any]) -> Response[bytes]:
@@ -151,7 +190,9 @@ def create_shop(
         shop: Shop = request.app.state.shop
         order = ShopOrder(id=shop.order_id(), amount=wanted.amount)
         shop.orders[order.id] = order
-        if not await _ask_payflow_to_charge(shop, order, wanted.card):
+        if not await _ask_payflow_to_charge(
+            shop, order, wanted.card, capture_on_shipment=wanted.capture_on_shipment
+        ):
             order.status = "payment_unavailable"
             return Response(_encoder.encode(order_out(order)), status_code=502)
         return Response(_encoder.encode(order_out(order)), media_type="application/json")
@@ -167,6 +208,24 @@ def create_shop(
         outcome = apply(shop, _decoder.decode(body))
         return Response(_encoder.encode({"received": True, "outcome": outcome}))
 
+    @post("/orders/{order_id:str}/ship", status_code=200)
+    async def ship(request: Request[Any, Any, Any], order_id: FromPath[str]) -> Response[bytes]:
+        """Capture an authorized order's money at payflow, then ship it (once)."""
+        shop: Shop = request.app.state.shop
+        order = shop.orders.get(order_id)
+        if order is None:
+            raise NotFoundException(f"no order {order_id}")
+        if order.status != AUTHORIZED:
+            return Response(_encoder.encode(order_out(order)), status_code=409)
+        captured = await _post_to_payflow(
+            shop, f"/api/orders/{order.id}/capture", {}, f"capture-{order.id}"
+        )
+        if captured != 200:
+            return Response(_encoder.encode(order_out(order)), status_code=502)
+        order.status = PAID
+        order.fulfilled += 1
+        return Response(_encoder.encode(order_out(order)), media_type="application/json")
+
     @get("/orders/{order_id:str}")
     async def show(request: Request[Any, Any, Any], order_id: FromPath[str]) -> Response[bytes]:
         order = request.app.state.shop.orders.get(order_id)
@@ -175,13 +234,16 @@ def create_shop(
         return Response(_encoder.encode(order_out(order)), media_type="application/json")
 
     async def open_client(app: Litestar) -> None:
-        client = httpx.AsyncClient(base_url=payflow_url, timeout=10)
+        hooks = {name: list(found) for name, found in (payflow_hooks or {}).items()}
+        client = httpx.AsyncClient(base_url=payflow_url, timeout=10, event_hooks=hooks)
         app.state.shop = Shop(client, webhook_secret, now)
 
     async def close_client(app: Litestar) -> None:
         await app.state.shop.payflow.aclose()
 
-    return Litestar([checkout, webhook, show], on_startup=[open_client], on_shutdown=[close_client])
+    return Litestar(
+        [checkout, webhook, ship, show], on_startup=[open_client], on_shutdown=[close_client]
+    )
 
 
 if __name__ == "__main__":

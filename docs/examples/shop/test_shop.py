@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
+
 from conftest import RunningShop, until
 
 
@@ -68,3 +70,54 @@ def test_a_forged_webhook_is_refused(payflow: Any, shop: RunningShop) -> None:
     )
     assert forged.status_code == 400
     assert shop.order(order["id"])["status"] == "paid"
+
+
+def test_a_checkout_retried_after_a_lost_answer_pays_once(payflow: Any, shop: RunningShop) -> None:
+    # payflow creates the order, then drops the connection before answering: the shop
+    # cannot tell whether it was charged, so it retries with the same Idempotency-Key.
+    shop.faults.append("after-commit:reset")
+    order = shop.checkout("30.00")
+    payflow.wait_for(order["id"], "Paid")
+    assert shop.settled(order["id"], "paid")["fulfilled"] == 1
+
+    sent = [r for r in shop.to_payflow if isinstance(r, httpx.Request)]
+    answers = [r for r in shop.to_payflow if isinstance(r, httpx.Response)]
+    assert [r.headers.get("Payflow-Fault") for r in sent] == ["after-commit:reset", None]
+    assert len({r.headers["Idempotency-Key"] for r in sent}) == 1
+    [answer] = answers  # the first try got no answer at all
+    assert (answer.status_code, answer.headers["Idempotent-Replayed"]) == (201, "true")
+
+    listed = payflow.client.get("/api/orders", params={"limit": 500}).json()
+    assert [o["orderNumber"] for o in listed].count(order["id"]) == 1
+    events = payflow.client.get("/api/events", params={"orderNumber": order["id"]}).json()
+    assert [e["type"] for e in events] == ["payment.succeeded"]
+    assert [w["type"] for w in payflow.received] == ["payment.succeeded"]
+
+
+def test_an_authorization_not_shipped_within_seven_days_cancels_the_order(
+    payflow: Any, shop: RunningShop
+) -> None:
+    order = shop.checkout("80.00", capture_on_shipment=True)
+    payflow.wait_for(order["id"], "Authorized")
+    assert shop.settled(order["id"], "authorized")["fulfilled"] == 0
+
+    payflow.advance(7 * 24 * 3600 + 60)  # a week passes and nothing ships
+    assert payflow.wait_for(order["id"], "Canceled")["cancellationReason"] == "expired"
+    canceled = shop.settled(order["id"], "canceled")
+    assert (canceled["cancellationReason"], canceled["fulfilled"]) == ("expired", 0)
+    assert shop.http.post(f"/orders/{order['id']}/ship").status_code == 409
+
+
+def test_shipping_an_authorized_order_captures_it_and_ships_once(
+    payflow: Any, shop: RunningShop
+) -> None:
+    order = shop.checkout("80.00", capture_on_shipment=True)
+    shop.settled(order["id"], "authorized")
+    shipped = shop.http.post(f"/orders/{order['id']}/ship")
+    assert shipped.status_code == 200, shipped.text
+    assert (shipped.json()["status"], shipped.json()["fulfilled"]) == ("paid", 1)
+    assert str(payflow.wait_for(order["id"], "Paid")["amountCaptured"]) == "80.00"
+    # The capture answers Paid at once; its webhook is announced by the worker just after.
+    until(lambda: len(payflow.received) == 2, "payment.captured at the sink")
+    assert [w["type"] for w in payflow.received] == ["payment.authorized", "payment.captured"]
+    assert shop.order(order["id"])["fulfilled"] == 1

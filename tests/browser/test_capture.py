@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from selenium.webdriver.support.ui import Select
 
-from tests.browser.conftest import Page, create_order, new_number, row_status
+from tests.browser.conftest import Page, create_order, new_number, open_trigger_form, row_status
 from tests.e2e.conftest import Served
 
 pytestmark = pytest.mark.browser
@@ -28,12 +28,7 @@ def authorized_order_page(page: Page, payflow: Served, prefix: str) -> str:
 
 
 def test_a_manual_payment_from_the_form_is_authorized_then_captured_in_part(page: Page) -> None:
-    page.open("/dashboard")
-    page.wait_for("the stream", lambda: page.text("#live") == "Live")
-    number = new_number("ORD-MANUAL")
-    page.fill("#t-number", number)
-    page.fill("#t-amount", "80.00")
-    page.fill("#t-method", "pm_card_visa")
+    number = open_trigger_form(page, "ORD-MANUAL", "pm_card_visa", amount="80.00")
     Select(page.find("#t-capture")).select_by_visible_text("manual")
     page.find("#trigger button[type=submit]").click()
 
@@ -54,7 +49,13 @@ def test_a_manual_payment_from_the_form_is_authorized_then_captured_in_part(page
     shows(page, "Captured", "$30.00")
     assert "Captured $30.00" in page.text("#action-result")
     assert not page.find("#capture-button").is_enabled()
-    page.wait_for("payment.captured sent", lambda: "payment.captured" in page.text("#order-events"))
+    page.wait_for(
+        "payment.captured delivered",
+        lambda: (
+            "payment.captured" in page.text("#order-events")
+            and len(page.all('#order-events .delivery[data-state="succeeded"]')) == 2
+        ),
+    )
     page.screenshot("order-captured.png")
 
 

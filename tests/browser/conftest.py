@@ -173,6 +173,19 @@ def new_number(prefix: str) -> str:
     return f"{prefix}-{uuid4().hex[:8].upper()}"
 
 
+def open_trigger_form(page: Page, prefix: str, method: str, amount: str | None = None) -> str:
+    """Opens the orders page once live and fills the trigger form with a fresh order number,
+    `method` and `amount` (None: the form's default); returns the number, not yet sent."""
+    page.open("/dashboard")
+    page.wait_for("the stream", lambda: page.text("#live") == "Live")
+    number = new_number(prefix)
+    page.fill("#t-number", number)
+    if amount is not None:
+        page.fill("#t-amount", amount)
+    page.fill("#t-method", method)
+    return number
+
+
 def add_endpoint(page: Page, url: str, events: str, **fields: str) -> WebElement:
     """Registers `url` through the endpoints page's form (`fields`: more inputs by id, as
     `description="…"` for `#e-description`) and returns its entry once listed."""

@@ -16,6 +16,7 @@ from tests.browser.conftest import (
     add_endpoint,
     create_order,
     new_number,
+    open_trigger_form,
     row_status,
 )
 from tests.e2e.conftest import Served
@@ -24,12 +25,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_a_payment_from_the_form_turns_paid_without_a_reload(page: Page) -> None:
-    page.open("/dashboard")
-    page.wait_for("the stream", lambda: page.text("#live") == "Live")
-    number = new_number("ORD-FORM")
-    page.fill("#t-number", number)
-    page.fill("#t-amount", "149.99")
-    page.fill("#t-method", "pm_card_visa")
+    number = open_trigger_form(page, "ORD-FORM", "pm_card_visa", amount="149.99")
     page.fill("#t-delay", "1500")
     page.find("#t-delay").send_keys(Keys.ENTER)  # the keyboard is enough
 
@@ -54,11 +50,8 @@ def test_orders_created_elsewhere_appear_and_turn_paid_on_the_open_page(
 
 
 def test_a_declined_card_shows_its_failure_code(page: Page) -> None:
-    page.open("/dashboard")
-    page.wait_for("the stream", lambda: page.text("#live") == "Live")
-    number = new_number("ORD-DECLINE")
-    page.fill("#t-number", number)
-    page.fill("#t-method", "4000000000009995")  # Stripe's insufficient funds card number
+    # Stripe's insufficient funds card number
+    number = open_trigger_form(page, "ORD-DECLINE", "4000000000009995")
     page.find("#trigger button[type=submit]").click()
 
     page.wait_for("the order Failed", lambda: row_status(page, number) == "Failed")

@@ -403,6 +403,7 @@
           `"currency":${JSON.stringify(form.currency.value)}`,
           `"paymentMethod":${JSON.stringify(form.paymentMethod.value.trim())}`,
         ];
+        if (form.captureMethod.value !== "automatic") fields.push(`"captureMethod":${JSON.stringify(form.captureMethod.value)}`);
         const delay = form.processingDelayMs.value.trim();
         if (delay) fields.push(`"processingDelayMs":${/^\d+$/.test(delay) ? delay : JSON.stringify(delay)}`);
         const order = await api("POST", "/api/orders", { body: `{${fields.join(",")}}`, idempotent: true });
@@ -417,6 +418,7 @@
     const base = `/api/orders/${enc(number)}`;
     const cancel = $("#cancel");
     const refundButton = $("#refund-button");
+    const captureButton = $("#capture-button");
     let unsettled = false;
     const again = refresher(() => load(), () => unsettled);
 
@@ -425,6 +427,11 @@
         ["Status", statusBadge(order.status)],
         ["Amount", money(order.amount, order.currency)],
         ["Refunded", money(order.amountRefunded ?? 0, order.currency)],
+        // Two-step payments: shown once the order has them.
+        ...(order.captureMethod === "manual" ? [["Capture", "manual"]] : []),
+        ...(Number(order.amountCapturable) > 0 ? [["Capturable", money(order.amountCapturable, order.currency)]] : []),
+        ...(Number(order.amountCaptured) > 0 ? [["Captured", money(order.amountCaptured, order.currency)]] : []),
+        ...(order.cancellationReason ? [["Cancellation reason", order.cancellationReason]] : []),
         ["Payment method", el("code", {}, order.paymentMethod)],
         ["Failure code", order.failureCode ? el("span", { class: "failure" }, order.failureCode) : "—"],
         ["Failure message", order.failureMessage || "—"],
@@ -435,13 +442,16 @@
         ["Canceled", when(order.canceledAt)],
         ["Metadata", el("code", {}, JSON.stringify(order.metadata || {}))],
       ];
-      $("#fields").replaceChildren(...rows.flatMap(([name, value]) => [el("dt", {}, name), el("dd", {}, value)]));
+      $("#fields").replaceChildren(
+        ...rows.flatMap(([name, value]) => [el("dt", {}, name), el("dd", { "data-field": name }, value)]),
+      );
     }
 
     async function load() {
       const order = await api("GET", base);
       fields(order);
-      cancel.disabled = order.status !== "Pending";
+      cancel.disabled = !["Pending", "Authorized"].includes(order.status);
+      captureButton.disabled = order.status !== "Authorized";
       refundButton.disabled = !["Paid", "PartiallyRefunded"].includes(order.status);
       const [receipts, events] = await Promise.all([
         api("GET", `${base}/events`),
@@ -455,7 +465,8 @@
             r.detail ? ` (${r.detail})` : ""),
         ]),
       ];
-      if (order.canceledAt) moments.push([order.canceledAt, el("li", {}, when(order.canceledAt), " canceled")]);
+      if (order.canceledAt) moments.push([order.canceledAt, el("li", {}, when(order.canceledAt), " canceled",
+        order.cancellationReason ? ` (${order.cancellationReason})` : "")]);
       moments.sort((a, b) => a[0].localeCompare(b[0]));
       $("#timeline").replaceChildren(...moments.map(([, item]) => item));
       const oldestFirst = [...events].reverse();
@@ -497,15 +508,30 @@
         await load();
       }),
     );
+    /** The optional amount of a capture or refund form, as JSON fields (see typedNumber). */
+    function amountField(form) {
+      const amountText = form.amount.value.trim();
+      return amountText ? [`"amount":${typedNumber(amountText)}`] : [];
+    }
+    $("#capture").addEventListener(
+      "submit",
+      guarded(async (event) => {
+        event.preventDefault();
+        hideProblem();
+        const form = event.target;
+        const order = await api("POST", `${base}/capture`, { body: `{${amountField(form).join(",")}}`, idempotent: true });
+        setStatus("#action-result", `Captured ${money(order.amountCaptured, order.currency)}; order ${order.orderNumber} is ${order.status}.`);
+        form.amount.value = "";
+        await load();
+      }),
+    );
     $("#refund").addEventListener(
       "submit",
       guarded(async (event) => {
         event.preventDefault();
         hideProblem();
         const form = event.target;
-        const fieldsOut = [];
-        const amountText = form.amount.value.trim();
-        if (amountText) fieldsOut.push(`"amount":${typedNumber(amountText)}`);
+        const fieldsOut = amountField(form);
         if (form.reason.value) fieldsOut.push(`"reason":${JSON.stringify(form.reason.value)}`);
         const refund = await api("POST", `${base}/refunds`, { body: `{${fieldsOut.join(",")}}`, idempotent: true });
         setStatus("#action-result", `Refunded ${money(refund.amount, refund.currency)}.`);

@@ -96,7 +96,7 @@ class BadRequest(PayflowError):
 
 class IdempotencyKeyMissing(PayflowError):
     slug, status, problem_title = "idempotency-key-missing", 400, "Idempotency-Key header required"
-    description = "POST /api/orders needs an Idempotency-Key header."
+    description = "Every POST that creates or changes something needs an Idempotency-Key header."
 
 
 class IdempotencyKeyInvalid(PayflowError):

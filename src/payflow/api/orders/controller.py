@@ -245,8 +245,8 @@ class OrdersController(Controller):
             200: example_response(OrderOut, "Canceled (or replayed)", canceled=CANCELED_EXAMPLE),
             **idempotent_problems(
                 404,
-                s409="order-not-cancelable: the order is no longer Pending; or "
-                "idempotency-in-progress (with Retry-After)",
+                s409="order-not-cancelable: the order is neither Pending nor Authorized (or its "
+                "payment is moving money); or idempotency-in-progress (with Retry-After)",
             ),
         },
         operation_class=CancelOrderOperation,

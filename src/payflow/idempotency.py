@@ -10,14 +10,25 @@ there is no read-then-write. A completed key replays the stored bytes; a key who
 fingerprint differs is refused (422); a key still held is busy (409 + Retry-After).
 An expired record is treated as absent even before the TTL monitor deletes it.
 
-Round trips: `begin` is 1 read when the key has a record (a replay, 409 or 422), else
-the read and the claim; plus 1 for a takeover, and 1 to read the result of a record
-that names one; `finish` is 1, the journaled one, or only the journal flush when the
-handler's own write kept the response (`ResponseKeptByHandler`).
+A create goes a shorter way (`execute_keeping`): its order's `_id` comes from the key, and
+the order is inserted with the fingerprint and the response, so that one insert is the
+claim, the result and the record at once (one durable write per create, as a bare insert;
+docs/decisions.md). There is no in-progress state to see: the order exists or not.
+Every other route first asks whether a create used the key (`key_uses`), so a key stays
+one request's across routes; two first uses of one key at the same instant, one of them a
+create, are not told apart (docs/decisions.md).
+
+Round trips: `begin` is 2 reads when the key has been used (a replay, 409 or 422: a
+create's order, then the record), else those and the claim; plus 1 for a takeover, and 1
+to read the result of a record that names one; `finish` is 1, the journaled one, or only
+the journal flush when the handler's own write kept the response (`ResponseKeptByHandler`).
+`execute_keeping` is 2 reads at once (the record, the order), then the insert; a replay
+is the 2 reads.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
@@ -36,7 +47,13 @@ from payflow.errors import (
     PayflowError,
 )
 from payflow.ids import token
-from payflow.store.base import IdempotencyRecord, IdempotencyStore, StoredResponse
+from payflow.store.base import (
+    IdempotencyRecord,
+    IdempotencyRef,
+    IdempotencyStore,
+    KeptUse,
+    StoredResponse,
+)
 
 IN_PROGRESS, COMPLETED = KeyState.IN_PROGRESS, KeyState.COMPLETED
 MAX_KEY_LENGTH = 255
@@ -132,6 +149,9 @@ async def begin(
         expires_at=now + policy.retention,
         result_order=result_order,
     )
+    uses = await store.key_uses(scope, key, now)
+    if uses.live is not None:  # a create used the key (another route: a 422)
+        return _kept_response(uses.live, request_fingerprint)
     existing = await store.claim(mine)
     if existing is None:
         return Claim(mine, took_over=False)
@@ -211,6 +231,70 @@ async def execute(
         await store.release(outcome.record)
         raise
     return await finish(store, outcome, response)
+
+
+def _kept_response(use: KeptUse, request_fingerprint: str) -> StoredResponse:
+    if use.fingerprint != request_fingerprint:
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was used with a different request; use a new key."
+        )
+    return use.response
+
+
+# What `execute_keeping` runs: insert the result under this id, made by this key and kept
+# for it until the given instant; its response, or None when a unique index refused it.
+KeepingInsert = Callable[[str, IdempotencyRef, datetime], Awaitable[StoredResponse | None]]
+
+
+async def execute_keeping(
+    store: IdempotencyStore,
+    scope: str,
+    key: str,
+    request_fingerprint: str,
+    now: datetime,
+    policy: Policy,
+    result_id: Callable[[int], str],
+    insert: KeepingInsert,
+    refused: Callable[[IdempotencyRef], Awaitable[StoredResponse]],
+    render_problem: Callable[[PayflowError], StoredResponse],
+) -> StoredResponse:
+    """Run a create at most once per key, its result (the order) keeping the key's use.
+
+    Both places a key's use can be are read at once: its own record, and the result of
+    the key's current generation (`result_id`). Neither there: one insert under that id.
+    The unique `_id` lets one request of the key win; a loser reads the winner's result
+    and replays it. A key with a live record of its own (another route's, a 4xx kept, an
+    older payflow's create) and an insert refused for another reason go the ordinary way,
+    which keeps what `refused` answers for the key's replays: the result this very request
+    made before (its holder died, or its retention is over), or the problem it raises (an
+    order of that number made by another key).
+    """
+    ref = IdempotencyRef(scope, key, request_fingerprint)
+    record, uses = await asyncio.gather(store.find(scope, key), store.key_uses(scope, key, now))
+    tried = False
+    if record is None or record.expires_at <= now:
+        while True:
+            if uses.live is not None:
+                return replayed(_kept_response(uses.live, request_fingerprint))
+            response = await insert(result_id(uses.generation), ref, now + policy.retention)
+            if response is not None:
+                return response
+            tried, generation = True, uses.generation
+            uses = await store.key_uses(scope, key, now)
+            if uses.live is None and uses.generation == generation:
+                break  # refused by another order of that number
+
+    async def ordinary(claim: Claim) -> StoredResponse:
+        if not tried:
+            use = await store.key_uses(scope, key, now)
+            response = await insert(result_id(use.generation), ref, claim.record.expires_at)
+            if response is not None:
+                return response
+        return await refused(ref)
+
+    return await execute(
+        store, scope, key, request_fingerprint, now, policy, ordinary, render_problem
+    )
 
 
 def response_headers(headers: Mapping[str, str]) -> dict[str, str]:

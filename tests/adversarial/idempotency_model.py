@@ -32,7 +32,7 @@ from payflow.api.body import decode_json_object
 from payflow.api.orders.schemas import created
 from payflow.domain.orders import Order, OrderStatus, new_order_id
 from payflow.lifespan import GLOBAL_SCOPE
-from payflow.store.base import IdempotencyRecord, IdempotencyRef
+from payflow.store.base import IdempotencyRef
 from tests.adversarial.harness import SyncClient, running_app
 from tests.adversarial.scale import count
 from tests.support import FakeClock
@@ -404,17 +404,9 @@ class IdempotencyMachine(RuleBasedStateMachine):
         key = data.draw(st.sampled_from(live), label="key")
         state = self.keys[key]
         store = self.client.runtime.store.idempotency
-        probe = IdempotencyRecord(
-            scope=GLOBAL_SCOPE,
-            key=key,
-            fingerprint=state.body.fingerprint,
-            state=idempotency.IN_PROGRESS,
-            lease_token="probe",
-            lease_expires_at=self.now,
-            expires_at=self.now,
-        )
-        existing = self.client.call(store.claim, probe)
-        assert existing is not None
+        existing = self.client.call(store.find, GLOBAL_SCOPE, key)
+        if existing is None or existing.expires_at <= self.now:
+            return  # its order keeps the key's use: no record of its own to fall back
         assert existing.state == idempotency.COMPLETED
         in_flight = replace(
             existing,
@@ -475,7 +467,13 @@ class IdempotencyMachine(RuleBasedStateMachine):
             if state is None or state.expires_at <= self.now:
                 continue  # retention is over: the key may be reused, the order stays
             record = records.get(order.key)
-            assert record is not None, (number, order.key)
+            if record is None:
+                # A create's order keeps its key's use itself (idempotency.execute_keeping).
+                kept = saved[number]
+                assert (kept["key"], kept["fingerprint"]) == (order.key, order.fingerprint)
+                assert kept["response"]["status"] == 201
+                assert json.loads(bytes(kept["response"]["body"]))["id"] == order.order_id
+                continue
             if record["fingerprint"] != order.fingerprint:
                 continue  # the key was reused after its retention with another request
             if record["state"] == idempotency.COMPLETED:

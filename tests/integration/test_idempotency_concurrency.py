@@ -16,6 +16,8 @@ import pytest
 from pymongo.errors import DuplicateKeyError
 
 from payflow.config import Settings
+from payflow.domain.orders import keyed_order_id
+from payflow.store.base import GLOBAL_SCOPE
 from tests.support import app_client, order_body
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
@@ -108,16 +110,17 @@ async def test_amounts_are_stored_as_decimal128_and_integer_minor_units(
 async def test_a_create_keeps_its_response_on_the_order_and_replays_it(
     mongo_db: Any, db_settings: Settings
 ) -> None:
-    """No write completes a create's key record: it names the order, which keeps the answer."""
+    """A create writes one document: its order, whose id the key gives, keeps the key's use
+    and the answer; no key record is written."""
     async with app_client(None, settings=db_settings) as client:
         headers = {"Idempotency-Key": "kept"}
         first = await client.post("/api/orders", headers=headers, content=order_body())
-        record = await mongo_db.idempotency.find_one({"key": "kept"})
-        assert (record["state"], record["resultOrder"]) == ("in_progress", "ORD-67890")
-        assert "response" not in record
+        assert await mongo_db.idempotency.count_documents({}) == 0
         order = await mongo_db.orders.find_one({"orderNumber": "ORD-67890"})
-        kept = order["idempotency"]["response"]
-        assert (kept["status"], bytes(kept["body"])) == (201, first.content)
+        assert order["_id"] == keyed_order_id(GLOBAL_SCOPE, "kept", 0) == first.json()["id"]
+        kept = order["idempotency"]
+        assert (kept["key"], kept["response"]["status"]) == ("kept", 201)
+        assert bytes(kept["response"]["body"]) == first.content
         replays = await burst(client, [("kept", order_body())] * 10)
         assert {(r.status_code, r.content) for r in replays} == {(201, first.content)}
         assert all(r.headers["idempotent-replayed"] == "true" for r in replays)

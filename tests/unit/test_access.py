@@ -219,9 +219,13 @@ async def test_keys_never_reach_the_database(keyed: Client, mock_db: Any) -> Non
     await keyed.post(
         "/api/orders", headers=auth(KEY_A, **{"Idempotency-Key": "k"}), content=order_body()
     )
-    order = await mock_db.orders.find_one({})
-    record = await mock_db.idempotency.find_one({})
-    assert order["scope"] == record["scope"] == client_id(KEY_A)
+    await keyed.post(
+        "/api/customers", headers=auth(KEY_A, **{"Idempotency-Key": "c"}), content=b"{}"
+    )
+    order = await mock_db.orders.find_one({})  # a create's order keeps its key's use
+    record = await mock_db.idempotency.find_one({})  # other routes' keys have records
+    assert order["scope"] == order["idempotency"]["scope"] == client_id(KEY_A)
+    assert record["scope"] == client_id(KEY_A)
     assert KEY_A not in repr(order) + repr(record)
 
 

@@ -10,6 +10,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from payflow import idempotency
+from payflow.domain.orders import keyed_order_id
 from payflow.store.base import IdempotencyRecord
 from tests.support import FakeClock, order_body
 
@@ -158,6 +159,34 @@ async def test_key_may_be_reused_after_retention(client: Client, clock: FakeCloc
     response = await client.post("/api/orders", headers=key(), content=order_body("A-2"))
     assert response.status_code == 201
     assert response.json()["orderNumber"] == "A-2"
+
+
+async def test_a_key_reused_after_retention_makes_its_order_under_the_next_generations_id(
+    client: Client, clock: FakeClock
+) -> None:
+    first = await client.post("/api/orders", headers=key("k"), content=order_body("A-1"))
+    assert first.json()["id"] == keyed_order_id("global", "k", 0)
+    clock.advance(hours=24, seconds=1)
+    second = await client.post("/api/orders", headers=key("k"), content=order_body("A-2"))
+    assert second.json()["id"] == keyed_order_id("global", "k", 1)
+    replay = await client.post("/api/orders", headers=key("k"), content=order_body("A-2"))
+    assert (replay.content, replay.headers["idempotent-replayed"]) == (second.content, "true")
+    reused = await client.post("/api/orders", headers=key("k"), content=order_body("A-1"))
+    assert reused.json()["type"].endswith("/idempotency-key-reused")
+
+
+async def test_a_key_is_one_requests_across_routes_whichever_came_first(client: Client) -> None:
+    """A create keeps its key's use on its order, not in a key record; other routes look
+    there too, and a create looks at their records."""
+    await client.post("/api/orders", headers=key("shared"), content=order_body("A-1"))
+    customer = await client.post("/api/customers", headers=key("shared"), content=b"{}")
+    assert customer.status_code == 422
+    assert customer.json()["type"].endswith("/idempotency-key-reused")
+    await client.post("/api/customers", headers=key("theirs"), content=b"{}")
+    order = await client.post("/api/orders", headers=key("theirs"), content=order_body("A-2"))
+    assert order.status_code == 422
+    assert order.json()["type"].endswith("/idempotency-key-reused")
+    assert len((await client.get("/api/orders")).json()) == 1
 
 
 async def test_duplicate_order_number_under_another_key_is_409_and_replayed(client: Client) -> None:

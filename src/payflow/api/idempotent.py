@@ -30,7 +30,7 @@ from payflow.errors import IdempotencyInProgress, IdempotencyKeyReused, PayflowE
 from payflow.idempotency import MAX_KEY_LENGTH
 from payflow.lifespan import RuntimeDep
 from payflow.metrics import Metrics
-from payflow.store.base import IdempotencyStore, StoredResponse
+from payflow.store.base import IdempotencyRef, IdempotencyStore, StoredResponse
 
 Handler = Callable[
     [idempotency.Claim], Awaitable[StoredResponse | idempotency.ResponseKeptByHandler]
@@ -101,8 +101,8 @@ class IdempotentPost:
         key can be retried with a corrected request. `result_order`: a create names its
         order, whose insert keeps the response.
         """
-        try:
-            stored = await idempotency.execute(
+        return await self._answer(
+            idempotency.execute(
                 self.store,
                 self.scope,
                 self.key,
@@ -113,6 +113,39 @@ class IdempotentPost:
                 stored_problem,
                 result_order,
             )
+        )
+
+    async def respond_keeping(
+        self,
+        route: str,
+        payload: dict[str, Any],
+        result_id: Callable[[int], str],
+        insert: idempotency.KeepingInsert,
+        refused: Callable[[IdempotencyRef], Awaitable[StoredResponse]],
+    ) -> Response[bytes]:
+        """`respond` for a create whose one insert keeps the key's use (its result's id
+        comes from the key: `result_id` per generation). `insert` answers None when a
+        unique index refused it; `refused` then answers for the key (kept for its replays):
+        the result this request made before, or a problem it raises."""
+        return await self._answer(
+            idempotency.execute_keeping(
+                self.store,
+                self.scope,
+                self.key,
+                idempotency.fingerprint("POST", route, payload),
+                self.now,
+                self.policy,
+                result_id,
+                insert,
+                refused,
+                stored_problem,
+            )
+        )
+
+    async def _answer(self, outcome: Awaitable[StoredResponse]) -> Response[bytes]:
+        """The response, with the replays and refused keys counted."""
+        try:
+            stored = await outcome
         except IdempotencyKeyReused:
             self.metrics.idempotency_conflicts.labels(reason="reused").inc()
             raise

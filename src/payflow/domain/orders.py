@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -86,6 +87,17 @@ def status_after_refund(amount_minor: int, refunded_minor: int) -> OrderStatus:
 def new_order_id() -> str:
     """Random, URL-safe, sortable enough for humans: `ord_` + 24 hex digits."""
     return f"ord_{token(96)}"
+
+
+def keyed_order_id(scope: str, key: str, generation: int) -> str:
+    """The id of the order an Idempotency-Key creates: `ord_` + 24 hex digits of a hash.
+
+    Derived, not random, so that inserting the order is also what claims the key: the
+    unique `_id` lets one request of a key win, and a retry finds the order by this id
+    (one write per create; docs/decisions.md). `generation` counts the key's uses: used
+    again after its retention, a key makes a new order under the next generation's id."""
+    digest = hashlib.sha256(f"{scope}\n{key}\n{generation}".encode()).hexdigest()
+    return f"ord_{digest[:24]}"
 
 
 @dataclass(frozen=True, slots=True)

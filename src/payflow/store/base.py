@@ -70,7 +70,8 @@ class InvalidCursor(ValueError):
 
 
 class OrderNumberTaken(Exception):
-    """The unique index on `orderNumber` refused an insert."""
+    """A unique index refused an insert: `orderNumber`'s, or `_id`'s (a create's id comes
+    from its key: `domain.orders.keyed_order_id`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +99,25 @@ class OrderWithRef:
     order: Order
     ref: IdempotencyRef | None
     response: StoredResponse | None
+
+
+@dataclass(frozen=True, slots=True)
+class KeptUse:
+    """A key's use kept on the result it created (a create's order), which is the key's
+    record too: the one insert that makes the result claims the key (`idempotency`)."""
+
+    fingerprint: str
+    response: StoredResponse
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class KeyUses:
+    """What a key's results say: its live use, or the generation a fresh use takes (each
+    generation, one id: a key used again after its retention makes a new result)."""
+
+    generation: int
+    live: KeptUse | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +235,12 @@ class IdempotencyStore(Protocol):
     async def claim(self, record: IdempotencyRecord) -> IdempotencyRecord | None:
         """Insert `record` unless (scope, key) exists; return the existing record, or None."""
 
+    async def find(self, scope: str, key: str) -> IdempotencyRecord | None:
+        """The key's own record, if it has one (a read)."""
+
+    async def key_uses(self, scope: str, key: str, now: datetime) -> KeyUses:
+        """The key's live use kept on the order a create made with it (`OrderStore.key_uses`)."""
+
     async def replace_if_token(self, expected_token: str, record: IdempotencyRecord) -> bool:
         """Compare-and-set on the lease token: take over a dead holder's or an expired record."""
 
@@ -235,10 +261,16 @@ class OrderStore(Protocol):
         ref: IdempotencyRef | None,
         due_at: datetime,
         response: StoredResponse | None = None,
+        expires_at: datetime | None = None,
     ) -> None:
-        """Insert the order with its processing job queued; raise `OrderNumberTaken`.
+        """Insert the order with its processing job queued, durably; raise `OrderNumberTaken`.
 
-        `response`: the create's answer, kept with `ref` for replays of the key."""
+        `response`: the create's answer, kept with `ref` for replays of the key until
+        `expires_at` (the key's retention)."""
+
+    async def key_uses(self, scope: str, key: str, now: datetime) -> KeyUses:
+        """The order `key` created in `scope` whose retention is not over at `now`, if any
+        (`domain.orders.keyed_order_id`: one read by `_id`, more only past a retention)."""
 
     async def get(self, order_number: str, scope: str | None = None) -> Order | None:
         """The order; with `scope`, only if that client created it (else None, as if absent)."""

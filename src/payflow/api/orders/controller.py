@@ -1,15 +1,16 @@
 """`/api/orders`: create (idempotent), list, fetch, audit trail, cancel (idempotent).
 
-Database round trips of `POST /api/orders` with a fresh key: 3 plus a shared journal
-flush — look the key up (a read: misses), claim it (an insert on the unique key: the
-atomic decision), insert the order with its payment job and the response for the key's
-replays (one document, so accepting, enqueueing and answering cannot be split by a
-crash); then wait for the journal flush that makes both durable before answering (group
-commit: `store.mongo.journal`). No write completes the key record: it names the order,
-and the order's existence completes it (`idempotency.ResponseKeptByHandler`). The look-up,
-claim and insert are batched with concurrent requests' (`store.mongo.batching`), so
-under load each is a fraction of a round trip. A replay is 2 reads (the record, then the
-order that keeps the response), no write. `GET` paths are 1 (the audit trail 2).
+Database round trips of `POST /api/orders` with a fresh key: 2 reads at once and 1
+journaled insert — look the key up where its use can be (its own record; the order whose
+`_id` the key gives: `domain.orders.keyed_order_id`), then insert the order with its
+payment job, the key, its fingerprint and the response for the key's replays. That one
+document is the key's claim too (the unique `_id` lets one request of a key win), so
+accepting, enqueueing, answering and claiming cannot be split by a crash
+(`idempotency.execute_keeping`). The reads and the insert are batched with concurrent
+requests' (`store.mongo.batching`), and one journal flush covers a batch of inserts:
+under load each is a fraction of a round trip. A replay is the 2 reads, no write. An
+orderNumber another key took costs a claim and a journaled update more (the 409 is kept
+for the key's replays). `GET` paths are 1 (the audit trail 2).
 
 Canceling is one conditional update (Pending → Canceled), so it and the worker's
 payment job cannot both win: the job finds the order Canceled and announces the
@@ -23,7 +24,7 @@ trips: 3 journaled writes — claim the key, the conditional update, store the r
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import structlog
@@ -70,7 +71,7 @@ from payflow.api.problems import problems
 from payflow.api.responses import ExactJSON
 from payflow.domain.jobs import JobKind, WorkScheduler
 from payflow.domain.money import to_minor
-from payflow.domain.orders import Order, OrderStatus, new_order_id
+from payflow.domain.orders import Order, OrderStatus, keyed_order_id
 from payflow.domain.saved_methods import is_saved_method_id
 from payflow.errors import (
     OrderExists,
@@ -138,12 +139,11 @@ class OrdersController(Controller):
             else timedelta(milliseconds=order_in.processing_delay_ms)
         )
 
-        async def create(
-            claim: idempotency.Claim,
-        ) -> StoredResponse | idempotency.ResponseKeptByHandler:
-            record = claim.record  # the order carries it, so a takeover knows its own order
+        async def insert(
+            order_id: str, ref: IdempotencyRef, expires_at: datetime
+        ) -> StoredResponse | None:
             order = Order(
-                id=new_order_id(),
+                id=order_id,
                 order_number=order_in.order_number,
                 amount=order_in.amount,
                 currency=order_in.currency,
@@ -152,37 +152,36 @@ class OrdersController(Controller):
                 created_at=now,
                 updated_at=now,
                 metadata=order_in.metadata,
-                scope=record.scope,
+                scope=ref.scope,
                 customer=order_in.customer,
                 capture_method=order_in.capture_method,
             )
-            ref = IdempotencyRef(record.scope, record.key, record.fingerprint)
             response = created(order)
             try:
-                await orders.insert(order, ref, due_at, response)
+                await orders.insert(order, ref, due_at, response, expires_at)
             except OrderNumberTaken:
-                existing = await orders.get_with_ref(order.order_number, record.scope)
-                if existing is not None and existing.ref == ref:
-                    # A holder that died after inserting: its order is this request's result.
-                    metrics.orders_created.inc()
-                    log.info(
-                        "order_created",
-                        order_number=existing.order.order_number,
-                        order_id=existing.order.id,
-                        resumed=True,
-                    )
-                    if existing.response is None:  # inserted by a payflow that kept none
-                        return created(existing.order)
-                    return idempotency.ResponseKeptByHandler(existing.response)
-                raise OrderExists(
-                    f"An order with orderNumber {order.order_number!r} already exists."
-                ) from None
+                return None  # this key's order (a replay), or another key's number (409)
             queue.schedule(JobKind.ORDER.item(order.id), due_at)
             metrics.orders_created.inc()
             log.info("order_created", order_number=order.order_number, order_id=order.id)
-            return idempotency.ResponseKeptByHandler(response)
+            return response
 
-        return await post.respond(ROUTE, payload, create, order_in.order_number)
+        async def taken(ref: IdempotencyRef) -> StoredResponse:
+            number = order_in.order_number
+            existing = await orders.get_with_ref(number, ref.scope)
+            if existing is not None and existing.ref == ref:
+                # Made by this very request before (a holder that died, or a use of the key
+                # whose retention is over): its result, never a conflict.
+                metrics.orders_created.inc()
+                log.info(
+                    "order_created", order_number=number, order_id=existing.order.id, resumed=True
+                )
+                return existing.response or created(existing.order)
+            raise OrderExists(f"An order with orderNumber {number!r} already exists.")
+
+        return await post.respond_keeping(
+            ROUTE, payload, lambda n: keyed_order_id(post.scope, post.key, n), insert, taken
+        )
 
     @get(
         "/",

@@ -52,9 +52,12 @@ class MongoStore:
         # Group commit for the hot paths' last writes (store/mongo/journal.py).
         self.journal = JournalBarrier(_coll(database, "journal", concern))
         self.orders = MongoOrderStore(_coll(database, "orders", concern), self.journal)
-        # A create's record reads as completed once its order exists (store/mongo/idempotency).
+        # A create's order keeps its key's use (store/mongo/idempotency).
         self.idempotency = MongoIdempotencyStore(
-            _coll(database, "idempotency", concern), self.journal, self.orders.saved_response
+            _coll(database, "idempotency", concern),
+            self.journal,
+            self.orders.saved_response,
+            self.orders.key_uses,
         )
         self.events = MongoEventStore(_coll(database, "events", concern))
         self.deliveries = MongoDeliveryStore(_coll(database, "deliveries", concern), self.journal)

@@ -5,22 +5,24 @@ take over) is a point lookup on `_id` plus the lease token. A filter naming
 scope, key and token instead is served by some servers (the embedded one among them)
 from the `(scope, key)` index's leading field alone: every record of the scope.
 
-A create's record is never updated to `completed`: its order is inserted with the key and
-the response (`resultOrder` names it), so the record reads as completed once that order
-exists. That saves the create an update, the dearest write on the embedded server
-(docs/performance.md); a replay of a create reads the record, then the order.
+A create writes no record here at all: its order, whose `_id` comes from the key, is
+inserted with the key, its fingerprint and the response, and that one insert claims the
+key (`idempotency.execute_keeping`). `key_uses` reads such an order back, so a key a
+create used is taken for every other route too. (An older payflow's create wrote a record
+naming its order, `resultOrder`, which reads as completed once that order exists.)
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bson import Binary
 
 from payflow.domain.idempotency_keys import KeyState
-from payflow.store.base import IdempotencyRecord, StoredResponse
+from payflow.store.base import IdempotencyRecord, KeyUses, StoredResponse
 from payflow.store.mongo.batching import Batcher, insert_each, update_each
 from payflow.store.mongo.journal import staged, update_durably, write_durably
 from payflow.store.mongo.outages import translating_outages
@@ -33,6 +35,8 @@ if TYPE_CHECKING:
 
 # The response a record's result (its order) carries, if that result exists for the record.
 ResultLookup = Callable[[IdempotencyRecord], Awaitable[StoredResponse | None]]
+# The live use of (scope, key) kept on the order a create made with it (`OrderStore.key_uses`).
+UsesLookup = Callable[[str, str, datetime], Awaitable[KeyUses]]
 
 
 @translating_outages
@@ -42,11 +46,13 @@ class MongoIdempotencyStore:
         collection: Collection,
         journal: JournalBarrier | None = None,
         results: ResultLookup | None = None,
+        uses: UsesLookup | None = None,
     ) -> None:
         self.collection = collection
         self.staged = staged(collection)
         self.journal = journal
         self.results = results
+        self.uses = uses
         # Concurrent requests' look-ups and claims go together (store/mongo/batching.py).
         self._reads: Batcher[str, dict[str, Any] | None] = Batcher(self._find_each)
         self._inserts: Batcher[dict[str, Any], bool] = Batcher(
@@ -75,6 +81,15 @@ class MongoIdempotencyStore:
             return None
         found = await self.collection.find_one({"_id": record_id(record)})
         return None if found is None else await self._as_found(found)
+
+    async def find(self, scope: str, key: str) -> IdempotencyRecord | None:
+        doc = await self._reads.submit(f"{scope} {key}")
+        return None if doc is None else await self._as_found(doc)
+
+    async def key_uses(self, scope: str, key: str, now: datetime) -> KeyUses:
+        if self.uses is None:
+            return KeyUses(0, None)
+        return await self.uses(scope, key, now)
 
     async def _as_found(self, doc: Mapping[str, Any]) -> IdempotencyRecord:
         """The record, completed with its result's response when its result carries one."""

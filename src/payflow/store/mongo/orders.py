@@ -24,12 +24,15 @@ from payflow.domain.orders import (
     Funds,
     Order,
     OrderStatus,
+    keyed_order_id,
 )
 from payflow.ids import token as new_token
 from payflow.store.base import (
     IdempotencyRecord,
     IdempotencyRef,
     Job,
+    KeptUse,
+    KeyUses,
     ListPage,
     OrderNumberTaken,
     OrderWithRef,
@@ -59,8 +62,10 @@ class MongoOrderStore:
         self.staged = staged(collection)
         self.journal = journal
         # Concurrent inserts and claims go to the database together (store/mongo/batching.py).
+        # Journaled: a create's one write, durable when it is acknowledged (group commit
+        # comes from the batch: one journal flush for every order in it).
         self._inserts: Batcher[dict[str, Any], bool] = Batcher(
-            lambda docs: insert_each(self.staged, docs)
+            lambda docs: insert_each(self.collection, docs)
         )
         self._claims: Batcher[_ClaimAsk, dict[str, Any] | None] = Batcher(self._claim_due)
         self._finishes: Batcher[_FinishAsk, bool] = Batcher(self._finish_held)
@@ -68,6 +73,7 @@ class MongoOrderStore:
             lambda items: update_each(self.staged, items)
         )
         self._keyed: Batcher[tuple[str, str], dict[str, Any] | None] = Batcher(self._keys_of)
+        self._by_id: Batcher[str, dict[str, Any] | None] = Batcher(self._find_by_ids)
 
     async def insert(
         self,
@@ -75,6 +81,7 @@ class MongoOrderStore:
         ref: IdempotencyRef | None,
         due_at: datetime,
         response: StoredResponse | None = None,
+        expires_at: datetime | None = None,
     ) -> None:
         doc = _order_doc(order)
         if ref is not None:
@@ -85,11 +92,32 @@ class MongoOrderStore:
             }
             if response is not None:  # the key's replays read it here (store/mongo/idempotency)
                 doc["idempotency"]["response"] = response_doc(response)
+            if expires_at is not None:
+                doc["idempotency"]["expiresAt"] = expires_at
         # The payment job lives on the order: creating and enqueueing is one atomic insert.
         doc["processing"] = jobs.queued(due_at)
-        # Staged, then the idempotency record (journaled); batched with concurrent creates.
+        # Journaled, batched with concurrent creates.
         if not await self._inserts.submit(doc):
             raise OrderNumberTaken(order.order_number)
+
+    async def key_uses(self, scope: str, key: str, now: datetime) -> KeyUses:
+        generation = 0
+        while True:
+            doc = await self._by_id.submit(keyed_order_id(scope, key, generation))
+            keyed = None if doc is None else doc.get("idempotency")
+            if keyed is None or keyed.get("response") is None:
+                return KeyUses(generation, None)
+            expires_at = as_utc(keyed["expiresAt"])
+            if expires_at > now:
+                ref, response = _creating_key_and_response(keyed)
+                assert response is not None
+                return KeyUses(generation, KeptUse(ref.fingerprint, response, expires_at))
+            generation += 1  # that use's retention is over: the key may make a new order
+
+    async def _find_by_ids(self, ids: list[str]) -> list[dict[str, Any] | None]:
+        found = self.collection.find({"_id": {"$in": ids}}, {"idempotency": 1})
+        docs = {doc["_id"]: doc async for doc in found}
+        return [docs.get(order_id) for order_id in ids]
 
     async def get(self, order_number: str, scope: str | None = None) -> Order | None:
         doc = await self.collection.find_one(_number(order_number, scope), _ORDER_PROJECTION)

@@ -32,10 +32,11 @@ job's. The order's lease covers the first attempts, so a delivery needs no lease
 own until it is retried.
 
 Database round trips: order and refund jobs 4 + 1 per endpoint that wants the event
-(claim, save event, a journal flush before anything is sent, record each delivery with
-its first attempt, finish, then a flush; every flush is shared with concurrent flows,
-and for orders the claim, event, deliveries and finish are batched with other jobs'
-(`store.mongo.batching`), so under load they cost a fraction of a round trip each); a
+(claim, save the event journaled — durable before anything is sent —, record each
+delivery with its first attempt, then the journaled finish that makes them durable; for
+orders the claim, event, deliveries and finish are batched with other jobs'
+(`store.mongo.batching`), so under load they cost a fraction of a round trip each and
+a batch shares one journal flush; docs/decisions.md "Journaled last writes"); a
 re-run adds 1 (the deliveries that exist). A retry costs 2 (claim, log the attempt,
 then the shared flush), and 1 more when its endpoint is not in this process's directory
 (looked up by id). A failed attempt adds the breaker's write (`worker.breaker`), as does
@@ -220,7 +221,6 @@ class Processor:
         body = await self.store.events.save(
             event.id, encode(event), event.type, order_number, now, scope
         )
-        await self.store.sync()  # no webhook names an event that a crash could still lose
         endpoints = [
             e
             for e in self.endpoints()

@@ -51,12 +51,13 @@ class MongoEventStore:
             "body": Binary(body),  # the exact bytes sent and signed
             "payload": bsonable(_readable.decode(body)),  # the same, readable in mongosh
         }
-        # Staged (then `finish_processing`), batched with the saves of concurrent jobs.
+        # Journaled (no webhook names an event a crash could still lose; the job's claim
+        # before it is made durable with it), batched with the saves of concurrent jobs.
         return await self._saves.submit({"_id": event_id, **doc})
 
     async def _save_each(self, docs: list[dict[str, Any]]) -> list[bytes]:
         """Insert each event; where one exists (a re-run), its stored bytes win."""
-        inserted = await insert_each(self.staged, docs)
+        inserted = await insert_each(self.collection, docs)
         existing = [doc["_id"] for doc, new in zip(docs, inserted, strict=True) if not new]
         stored: dict[str, bytes] = {}
         if existing:
@@ -116,12 +117,13 @@ class MongoPaymentStore:
         self.collection = collection
         self.journal = journal
         self._inserts: Batcher[dict[str, Any], bool] = Batcher(
-            lambda docs: insert_each(staged(self.collection), docs)
+            lambda docs: insert_each(self.collection, docs)
         )
 
     async def record(self, receipt: Receipt) -> bool:
-        """Write the receipt (batched with concurrent receivers'), then the journal flush
-        that ends the receiver's flow before its 200; False if this receipt id exists."""
+        """Write the receipt journaled (batched with concurrent receivers'): the last write
+        of the receiver's flow, whose journal flush makes the order's update before it
+        durable too, before its 200; False if this receipt id exists."""
         doc = self._doc(receipt)
         if self.journal is None:
             try:
@@ -130,7 +132,8 @@ class MongoPaymentStore:
                 return False
             return True
         inserted = await self._inserts.submit(doc)
-        await self.journal.sync()  # refused or not, the flow's earlier writes need it
+        if not inserted:
+            await self.journal.sync()  # the flow's earlier writes need it
         return inserted
 
     @staticmethod

@@ -1,19 +1,28 @@
 """Group commit: one journal flush makes the writes of every concurrent flow durable.
 
-A flow (create an order, run an order job, receive a webhook, log a delivery attempt)
-writes without waiting for the journal and then calls `JournalBarrier.sync()` before
-anything outside the process may depend on it (a response, a webhook). `sync` returns
+The hot flows end in one *journaled batch*: a create's order insert, an order job's event
+insert and its done mark, the receiver's receipt. Their concurrent writes go to the
+database as one command (`store.mongo.batching`), journaled once: one fsync for the
+batch, and it covers every staged write the flows made before (the journal is one
+ordered log). That replaced, on those paths, a separate flush per wave of flows: a
+journaled `$inc` of a counter (an update, about two inserts' cost on the embedded
+server), measured in docs/decisions.md ("Journaled last writes").
+
+The other flows (a delivery retry's attempt log, a cancel, a kept 4xx) still write
+without waiting for the journal and then call `JournalBarrier.sync()` before anything
+outside the process may depend on it (a response, a webhook). `sync` returns
 once a journaled write that *started after the call* has been acknowledged. The journal
 is one ordered log for the whole server, so that write's flush covers every write the
 caller had acknowledged before; a crash before it loses those writes, which is a retry's
 ordinary case (leases, deterministic ids).
 
 Only one flush is in flight per process; callers arriving meanwhile share the next one.
-So N concurrent flows cost one fsync, not N — and none holds a collection's write lock
-across an fsync (the embedded server keeps it for the whole commit, sync included: with
-a journaled write per flow, writes to one collection queued behind each other's fsyncs).
+So N concurrent flows cost one fsync, not N. The flush is a journaled `$inc` of one
+counter document in the `journal` collection.
 
-The flush is a journaled `$inc` of one counter document in the `journal` collection.
+A journaled batch holds its collection's write lock across its fsync on the embedded
+server (it keeps the lock for the whole commit, sync included), so the next batch of
+that collection waits for it: that is the batch forming, not lost time.
 """
 
 from __future__ import annotations
@@ -70,10 +79,10 @@ class JournalBarrier:
 # makes the staged ones before it durable too, and a crash in between loses them together
 # with it: the retry's ordinary case (leases, deterministic ids). One journal flush per
 # flow instead of one per write; a flush is an fsync, ~4 ms on the benchmark machine.
-# Staged: the idempotency claim, the order insert, the order job's claim, event and
-# deliveries (then `finish_processing`), the receiver's conditional update (then the receipt).
-# Those last writes are staged too and then wait for a journal flush shared by every
-# concurrent flow (`write_durably`, `JournalBarrier`): group commit.
+# Staged: the idempotency claim, the order job's claim and deliveries (then its journaled
+# done mark, `finish_processing`), the receiver's conditional update (then its journaled
+# receipt). Other flows' last writes are staged too and then wait for a journal flush
+# shared by every concurrent flow (`write_durably`, `JournalBarrier`).
 STAGED = WriteConcern(w=1)
 
 

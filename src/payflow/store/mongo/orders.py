@@ -439,8 +439,10 @@ class MongoOrderStore:
                 {"_id": order_id, **jobs.held_by(owner)}, jobs.finished(now)
             )
             return bool(result.modified_count == 1)
+        # Journaled: the job's last write, durable with its deliveries before it.
         finished = await self._finishes.submit(_FinishAsk(order_id, owner, now))
-        await self.journal.sync()  # the order job's last write: durable, flush shared
+        if not finished:
+            await self.journal.sync()  # nothing written here: the deliveries need the flush
         return finished
 
     async def _finish_held(self, asks: list[_FinishAsk]) -> list[bool]:
@@ -456,7 +458,7 @@ class MongoOrderStore:
         token = new_token()
         done = jobs.finished(max(ask.now for ask in asks))
         done["$set"]["_op"] = token
-        result = await self.staged.update_many(
+        result = await self.collection.update_many(
             {"_id": {"$in": ids}, **jobs.held_by(asks[0].owner)}, done
         )
         if result.modified_count == len(ids):

@@ -180,6 +180,7 @@ def test_after_commit_error_500_loses_the_answer_and_the_retry_replays(pair: Pai
     assert_fault_problem(response, 500)
     assert orders_numbered(pair, "F-AC500") == 1
     order = pair.db.orders.find_one({"orderNumber": "F-AC500"})
+    assert order is not None
     assert order["idempotency"]["key"] == "k-ac500"  # the order keeps the key's use,
     retried = create_order(pair.a, "F-AC500", "k-ac500")  # so the retry is a replay
     assert retried.status_code == 201

@@ -35,13 +35,12 @@ from litestar.params import FromPath, QueryParameter
 from payflow import idempotency
 from payflow.api.body import convert_body
 from payflow.api.dependencies import (
+    CreateOrderDeps,
     Database,
     DataScope,
-    MetricsDep,
     Orders,
     Payments,
     Post,
-    ProcessingDelay,
     Queue,
     find_order,
     provide,
@@ -93,6 +92,7 @@ class OrdersController(Controller):
     path = ROUTE
     tags = ["orders"]  # noqa: RUF012 - Litestar reads it as a class attribute
     dependencies = provide(
+        "create_order_parts",
         "orders",
         "payments",
         "queue",
@@ -119,16 +119,14 @@ class OrdersController(Controller):
             "response byte for byte with `Idempotent-Replayed: true`."
         ),
     )
-    async def create_order(
-        self,
-        post: Post,
-        orders: Orders,
-        queue: Queue,
-        metrics: MetricsDep,
-        processing_delay: ProcessingDelay,
-        database: Database,
-        data_scope: DataScope,
-    ) -> Response[bytes]:
+    async def create_order(self, create_order_parts: CreateOrderDeps) -> Response[bytes]:
+        parts = create_order_parts  # one dependency: see api.dependencies
+        post, orders, queue, metrics = parts.post, parts.orders, parts.queue, parts.metrics
+        processing_delay, database, data_scope = (
+            parts.processing_delay,
+            parts.database,
+            parts.data_scope,
+        )
         payload = await post.json_object()
         order_in = parse_create_order(payload)
         await check_payer(database, order_in, data_scope)

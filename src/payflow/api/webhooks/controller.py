@@ -32,7 +32,7 @@ from litestar.openapi import ResponseSpec
 from payflow import signing
 from payflow.api.access import PUBLIC
 from payflow.api.body import decode_json_object
-from payflow.api.dependencies import MetricsDep, Now, Orders, Payments, SettingsDep, provide
+from payflow.api.dependencies import ReceiverDeps, provide
 from payflow.api.problems import problems
 from payflow.api.webhooks.docs import WebhookOperation
 from payflow.api.webhooks.schemas import WebhookAck, WebhookEvent
@@ -66,7 +66,7 @@ def applied_receipt_id(event_key: str) -> str:
 class WebhooksController(Controller):
     path = "/api/webhooks"
     tags = ["webhooks"]  # noqa: RUF012 - Litestar reads it as a class attribute
-    dependencies = provide("orders", "payments", "metrics", "settings", "now")
+    dependencies = provide("receiver_parts")
 
     @post(
         "/payments",
@@ -86,12 +86,11 @@ class WebhooksController(Controller):
     async def receive_payment_webhook(
         self,
         request: Request[Any, Any, Any],
-        orders: Orders,
-        payments: Payments,
-        metrics: MetricsDep,
-        settings: SettingsDep,
-        now: Now,
+        receiver_parts: ReceiverDeps,
     ) -> WebhookAck:
+        parts = receiver_parts  # one dependency: see api.dependencies
+        orders, payments, metrics = parts.orders, parts.payments, parts.metrics
+        settings, now = parts.settings, parts.now
         body = await request.body()
         headers = request.headers
         scheme = signing.detect_scheme(headers)

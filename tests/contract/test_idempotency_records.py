@@ -145,3 +145,24 @@ def _answer(response: StoredResponse) -> Any:
         return response
 
     return handler
+
+
+async def test_a_claim_refused_and_then_released_each_time_is_never_taken_without_a_record(
+    store: MongoStore, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two refused inserts whose winners released the key before it could be read: the
+    claim reports its own record as the one found, which reads as held (a 409 to retry)."""
+    keys = store.idempotency
+
+    async def refused(doc: dict[str, Any]) -> bool:
+        return False
+
+    async def released(query: dict[str, Any]) -> None:
+        return None
+
+    monkeypatch.setattr(keys._inserts, "submit", refused)
+    monkeypatch.setattr(keys.collection, "find_one", released)
+    mine = record(clock)
+    assert await keys.claim(mine) == mine
+    with pytest.raises(IdempotencyInProgress):
+        await idempotency.begin(keys, "global", "k", "fp", clock.now, POLICY)

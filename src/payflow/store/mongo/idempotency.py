@@ -80,7 +80,11 @@ class MongoIdempotencyStore:
                 continue  # released in between: try again
             return None
         found = await self.collection.find_one({"_id": record_id(record)})
-        return None if found is None else await self._as_found(found)
+        if found is None:
+            # Refused twice and released twice in between: never claim without a record.
+            # Our own record, returned as the one found, reads as held (409, retry).
+            return record
+        return await self._as_found(found)
 
     async def find(self, scope: str, key: str) -> IdempotencyRecord | None:
         doc = await self._reads.submit(f"{scope} {key}")

@@ -73,7 +73,7 @@ async def decide(store: Store, order: Order, now: datetime, hold_for: timedelta)
         decision = await _decide_once(store, order, now, hold_for)
         if decision is not None:
             return decision
-        reread = await store.orders.get(order.order_number)
+        reread = await store.orders.get(order.order_number, order.scope)  # numbers: per scope
         if reread is None:  # pragma: no cover - orders are never deleted
             return Decision(None)
         order = reread
@@ -194,7 +194,7 @@ async def _apply(store: Store, order: Order, movements: list[Movement], now: dat
 
 async def refund_to_wallet(store: Store, given_back: Refund, now: datetime) -> None:
     """Credit a refund of a wallet-paid order to the wallet, once per refund (re-runnable)."""
-    order = await store.orders.get(given_back.order_number)
+    order = await store.orders.get(given_back.order_number, given_back.scope)
     if order is None or not order.paid_from_wallet:
         return
     minor = to_minor(given_back.amount, given_back.currency)

@@ -143,6 +143,20 @@ async def test_cancel_moves_only_a_pending_order_of_the_callers_scope_once(
     assert await store.orders.due_for_processing(clock.now, 10) == [("ord_1", clock.now)]
 
 
+async def test_a_capture_answers_the_order_of_the_callers_scope_when_numbers_repeat(
+    store: MongoStore, clock: FakeClock
+) -> None:
+    """Order numbers are unique per scope: the order read back after the capture is the
+    caller's, not another client's of the same number."""
+    for order_id, scope in (("ord_a", "a"), ("ord_b", "b")):
+        order = card_order(order_id, "ORD-1", clock.now)
+        held = replace(order, scope=scope, status=OrderStatus.AUTHORIZED)
+        await store.orders.insert(held, None, clock.now + timedelta(hours=1))
+    captured = await store.orders.capture("ORD-1", "b", 100, clock.now)
+    assert captured is not None
+    assert (captured.id, captured.status) == ("ord_b", OrderStatus.PAID)
+
+
 async def test_refunds_never_pass_the_amount_and_each_refund_counts_once(
     store: MongoStore, clock: FakeClock
 ) -> None:

@@ -263,7 +263,9 @@ class MongoOrderStore:
         result = await self.collection.update_one(query, {"$set": fields})
         if result.modified_count != 1:
             return None
-        key = {"_id": query["_id"]} if "_id" in query else {"orderNumber": query["orderNumber"]}
+        # The same order: by its id, or by its number in its scope (numbers are per scope).
+        named = ("_id",) if "_id" in query else ("orderNumber", "scope")
+        key = {field: query[field] for field in named if field in query}
         doc = await self.collection.find_one(key, _ORDER_PROJECTION)
         return None if doc is None else _order(doc)
 

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 from mongomock_motor import AsyncMongoMockClient
+from pymongo.errors import BulkWriteError, WriteConcernError
 
-from payflow.store.mongo.batching import Batcher, insert_each, update_each
+from payflow.store.mongo.batching import Batcher, insert_each, unconfirmed, update_each
 
 pytestmark = pytest.mark.anyio
 
@@ -116,3 +117,17 @@ async def test_update_each_by_another_unique_key_tells_the_first_conditional_mov
     )
     assert changed == [True, False]
     assert (await collection.find_one({"n": "A"}))["status"] == "Paid"
+
+
+def test_a_batch_whose_write_concern_failed_is_an_outage_not_a_success() -> None:
+    """insert_many(ordered=False) reports an unmet majority inside BulkWriteError; read as
+    "no duplicate", the batch would count as written though it may not be durable."""
+    failed = BulkWriteError(
+        {
+            "writeErrors": [],
+            "writeConcernErrors": [{"code": 64, "errmsg": "waiting for replication timed out"}],
+        }
+    )
+    with pytest.raises(WriteConcernError, match="replication timed out"):
+        unconfirmed(failed)
+    unconfirmed(BulkWriteError({"writeErrors": [{"index": 0, "code": 11000}]}))

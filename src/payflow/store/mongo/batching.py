@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 from pymongo import UpdateOne
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, WriteConcernError
 
 from payflow.ids import token
 
@@ -79,12 +79,25 @@ class Batcher(Generic[In, Out]):
                     future.set_result(result)
 
 
+def unconfirmed(exc: BulkWriteError) -> None:
+    """A batch whose write concern was not met (a replica set's majority out of reach, a
+    failover while it waited) raises what a single write would: `WriteConcernError`, an
+    outage (`store.mongo.outages`), never "written" — its documents may not be durable."""
+    concern_errors = exc.details.get("writeConcernErrors") or []
+    if concern_errors:
+        first = concern_errors[0]
+        raise WriteConcernError(
+            first.get("errmsg", "write concern not met"), first.get("code"), first
+        )
+
+
 async def insert_each(collection: Any, docs: list[dict[str, Any]]) -> list[bool]:
     """Insert every document; per document, False when its key already exists."""
     inserted = [True] * len(docs)
     try:
         await collection.insert_many(docs, ordered=False)
     except BulkWriteError as exc:
+        unconfirmed(exc)
         errors = exc.details.get("writeErrors", [])
         if any(error.get("code") != DUPLICATE_KEY for error in errors):
             raise
@@ -112,6 +125,9 @@ async def update_each(
     try:
         result = await collection.bulk_write([UpdateOne(q, u) for q, u in marked], ordered=False)
         modified = result.modified_count
+    except BulkWriteError as exc:
+        unconfirmed(exc)
+        raise
     except TypeError:
         # mongomock (the unit tests' database) cannot take pymongo 4.9+'s `UpdateOne`.
         modified = 0

@@ -10,9 +10,9 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
-
 from bench import peers, procs, report
 from bench.run import Context
+
 from payflow import signing
 
 ROOT = Path(__file__).resolve().parents[2]

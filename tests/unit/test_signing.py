@@ -290,7 +290,6 @@ def test_the_order_of_t_and_v1_never_changes_the_outcome(
 ) -> None:
     # `t=…,v1=…`, as payflow signs with one secret, is decided by a shortcut; any other
     # order by the general parser: both must decide alike.
-    name = SIGNATURE_HEADERS[scheme]
     prefix = f"t={timestamp}." if scheme is Scheme.PAYFLOW else f"{timestamp}."
     secret = SECRET[scheme].encode()
     real = hmac.new(secret, prefix.encode() + BODY, hashlib.sha256).hexdigest()

@@ -97,30 +97,49 @@ def start_server(
         **(env or {}),
     }
     log_path = log_dir / f"{kind}-{database}.log"
+    ready = "/health/ready" if kind == "payflow" else "/floor/ready"
+    return launch(
+        kind, command(kind, runner, workers, port), f"http://{HOST}:{port}", ready, log_path,
+        env=full_env,
+    )  # fmt: skip
+
+
+def launch(
+    name: str,
+    cmd: Sequence[str],
+    base_url: str,
+    ready_path: str,
+    log_path: Path,
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path = ROOT,
+    headers: dict[str, str] | None = None,
+) -> Server:
+    """Start `cmd` in a session of its own, its output in `log_path`, and wait until
+    GET `ready_path` answers 200; a process that exits or never answers is an error."""
     with log_path.open("wb") as log:
-        process = subprocess.Popen(  # noqa: S603 - our interpreter, fixed arguments
-            command(kind, runner, workers, port),
-            cwd=ROOT,
-            env=full_env,
+        process = subprocess.Popen(  # noqa: S603 - fixed arguments chosen by the bench
+            list(cmd),
+            cwd=cwd,
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
-    server = Server(kind, process, f"http://{HOST}:{port}", log_path)
-    ready = "/health/ready" if kind == "payflow" else "/floor/ready"
+    server = Server(name, process, base_url, log_path)
     deadline = time.monotonic() + READY_DEADLINE_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"{kind} exited early; see {log_path}:\n{_tail(log_path)}")
+            raise RuntimeError(f"{name} exited early; see {log_path}:\n{_tail(log_path)}")
         try:
-            if httpx.get(server.base_url + ready, timeout=1).status_code == 200:
+            if httpx.get(base_url + ready_path, headers=headers, timeout=1).status_code == 200:
                 return server
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
     server.stop()
-    raise RuntimeError(f"{kind} did not become ready; see {log_path}:\n{_tail(log_path)}")
+    raise RuntimeError(f"{name} did not become ready; see {log_path}:\n{_tail(log_path)}")
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench import peers
+from bench.signing import REFERENCE_NOTE, REFERENCES
+
 SANDBOX_PAID_PER_S = 0.2  # the original sandbox paid one order every 5 s
 HIDDEN_DELAY_S = 5.0
 HIDDEN_ORDERS = 1000
@@ -49,9 +52,11 @@ def evaluate(results: dict[str, Any]) -> list[Goal]:
     replay = _get(results, "replay", "rps")
     paid = _get(results, "e2e", "paid_per_s")
 
-    def ratio(gid: str, text: str, value: Any, floor: Any, factor: float, unit: str) -> None:
+    def ratio(
+        gid: str, text: str, value: Any, floor: Any, factor: float, unit: str, of: str = "floor"
+    ) -> None:
         if value is None or not floor:
-            goals.append(Goal(gid, text, f"≥ {factor} x floor", "—", None))
+            goals.append(Goal(gid, text, f"≥ {factor} x {of}", "—", None))
             return
         need = factor * floor
         goals.append(
@@ -95,20 +100,33 @@ def evaluate(results: dict[str, Any]) -> list[Goal]:
                 complete and hidden <= limit,
             )
         )
-    ours = _get(results, "signing", "payflow:standard")
-    theirs = _get(results, "signing", "standardwebhooks")
-    if ours is None or theirs is None:
-        goals.append(Goal("signing", "verify vs standardwebhooks", "no slower", "—", None))
-    else:
+    for scheme, names in REFERENCES.items():
+        ours = _get(results, "signing", f"payflow:{scheme}")
+        timed = {name: _get(results, "signing", name) for name in names}
+        theirs = {name: us for name, us in timed.items() if us is not None}
+        text = f"payflow verify ({scheme}) vs {' or '.join(names)}"
+        if ours is None or not theirs:
+            goals.append(Goal(f"signing-{scheme}", text, "no slower", "—", None))
+            continue
+        fastest = min(theirs, key=theirs.__getitem__)
         goals.append(
             Goal(
-                "signing",
-                "payflow verify (standard) vs standardwebhooks",
-                f"≤ {theirs:.1f} µs",
-                f"{ours:.1f} µs",
-                ours <= theirs,
+                f"signing-{scheme}",
+                text,
+                f"≤ {theirs[fastest]:.2f} µs ({fastest})",
+                f"{ours:.2f} µs",
+                ours <= theirs[fastest],
             )
         )
+    ratio(
+        "peer-create", "create vs localstripe create + confirm", create,
+        _get(results, "peers", "localstripe", "create", "rps"), 5, "req/s", of="localstripe",
+    )  # fmt: skip
+    ratio(
+        "peer-e2e", "end-to-end paid/s vs localstripe paid and notified/s", paid,
+        _get(results, "peers", "localstripe", "notified", "notified_per_s"), 2, "paid/s",
+        of="localstripe",
+    )  # fmt: skip
     points = _get(results, "memory", "points") or []
     targets = _get(results, "memory", "targets") or []
     reached = [p for p in points if p.get("reached")]
@@ -242,6 +260,8 @@ def markdown(results: dict[str, Any], goals: list[Goal], png_name: str) -> str:
         lines += ["", "## Signature verification (µs per verify, best of 5)", ""]
         lines += ["| implementation | µs |", "|---|---|"]
         lines += [f"| {name} | {_fmt(us, '.2f')} |" for name, us in sig.items()]
+        lines += ["", REFERENCE_NOTE]
+    lines += peers.markdown(results)
     memory = results.get("memory")
     if memory:
         lines += ["", "## Memory (server RSS, all worker processes)", ""]
@@ -263,7 +283,9 @@ _WRK_ROWS: list[tuple[str, tuple[str, ...]]] = [
     ("floor: one find_one by unique key", ("floors", "find")),
     ("payflow: create (fresh keys)", ("create",)),
     ("payflow: replay (same key and body)", ("replay",)),
+    ("peer: localstripe create + confirm", ("peers", "localstripe", "create")),
 ]
+_COLOURS = {"floor": "#9aa5b1", "payflow": "#2b6cb0", "peer": "#dd6b20"}
 
 
 def plot(results: dict[str, Any], goals: list[Goal], path: Path) -> None:
@@ -273,7 +295,7 @@ def plot(results: dict[str, Any], goals: list[Goal], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, 2, figsize=(13, 8.5))
+    fig, axes = plt.subplots(2, 2, figsize=(13, 10))
     (ax_rate, ax_lat), (ax_e2e, ax_goals) = axes
     names, rates, colours = [], [], []
     for label, p in _WRK_ROWS:
@@ -281,16 +303,21 @@ def plot(results: dict[str, Any], goals: list[Goal], path: Path) -> None:
         if row is not None:
             names.append(label.split(": ", 1)[1])
             rates.append(row["rps"])
-            colours.append("#9aa5b1" if label.startswith("floor") else "#2b6cb0")
+            colours.append(_COLOURS[label.split(":", 1)[0]])
     paid = _get(results, "e2e", "paid_per_s")
     if paid is not None:
         names.append("end-to-end paid/s")
         rates.append(paid)
         colours.append("#2f855a")
+    notified = _get(results, "peers", "localstripe", "notified", "notified_per_s")
+    if notified is not None:
+        names.append("localstripe paid and notified/s")
+        rates.append(notified)
+        colours.append(_COLOURS["peer"])
     ax_rate.barh(names, rates, color=colours)
     ax_rate.invert_yaxis()
     ax_rate.set_xlabel("requests (or paid orders) per second")
-    ax_rate.set_title("Throughput (grey: floors)")
+    ax_rate.set_title("Throughput (grey: floors, orange: localstripe)")
     for i, v in enumerate(rates):
         ax_rate.text(v, i, f" {v:,.0f}", va="center", fontsize=8)
 
@@ -310,7 +337,7 @@ def plot(results: dict[str, Any], goals: list[Goal], path: Path) -> None:
         ax_lat.set_xscale("log")
     ax_lat.set_xlabel("latency, ms (log scale)")
     ax_lat.set_title("Latency at 32 connections")
-    ax_lat.legend(loc="lower right")
+    ax_lat.legend(loc="best")
 
     timeline = _get(results, "e2e", "timeline") or []
     if timeline:
@@ -322,14 +349,15 @@ def plot(results: dict[str, Any], goals: list[Goal], path: Path) -> None:
     ax_goals.axis("off")
     ax_goals.set_title("Goals")
     colour = {True: "#2f855a", False: "#c53030", None: "#718096"}
+    step = min(0.14, 1.0 / max(len(goals), 1))  # three lines a goal, all of them inside
     for i, g in enumerate(goals):
-        y = 0.97 - i * 0.14
+        y = 0.99 - i * step
         ax_goals.text(
-            0.0, y, f"{g.verdict.upper()}", color=colour[g.met], fontsize=9, weight="bold"
+            0.0, y, f"{g.verdict.upper()}", color=colour[g.met], fontsize=8.5, weight="bold"
         )
-        ax_goals.text(0.3, y, g.goal, fontsize=8.5)
-        ax_goals.text(0.3, y - 0.045, f"target {g.target}", fontsize=7)
-        ax_goals.text(0.3, y - 0.085, f"measured {g.measured}", fontsize=7)
+        ax_goals.text(0.3, y, g.goal, fontsize=8)
+        ax_goals.text(0.3, y - step * 0.3, f"target {g.target}", fontsize=6.5)
+        ax_goals.text(0.3, y - step * 0.58, f"measured {g.measured}", fontsize=6.5)
     meta = results.get("meta", {})
     fig.suptitle(
         f"payflow benchmark {meta.get('date', '')} — {meta.get('mode', '')}, "

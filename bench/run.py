@@ -7,6 +7,8 @@ Phases, in order (each can be skipped with --skip):
   e2e      N orders as fast as wrk sends them, delay 0: paid/s through real signed webhooks
   hidden   1,000 orders with the sandbox's 5 s delay: time until all are Paid
   signing  µs per verify: payflow per scheme, standardwebhooks, stripe (in-process)
+  peers    localstripe, installed in its own environment on the first run: create and
+           confirm req/s, paid and notified/s (bench/peers.py; stripe-mock: not measured)
   memory   server RSS after 10k and 100k orders (fewer with --quick)
 Everything runs on 127.0.0.1 against one database server: the embedded one, started
 here, or a real mongod when MONGO_URI is set. Speed is only ever judged as a ratio of
@@ -37,7 +39,7 @@ from pymongo.database import Database
 from bench import procs, report
 from bench.procs import Progress, Server
 
-PHASES = ("floors", "create", "replay", "signing", "e2e", "hidden", "memory")
+PHASES = ("floors", "create", "replay", "signing", "e2e", "hidden", "peers", "memory")
 RESULTS_DIR = procs.ROOT / "bench" / "results"
 LONG_DELAY = "3600"  # create/replay: the worker never gets to these orders during the run
 
@@ -498,6 +500,12 @@ def run_signing(ctx: Context, results: dict[str, Any], _: list[int]) -> None:
         ctx.console.say(f"  {name:18} {us:7.2f} µs per verify")
 
 
+def run_peers(ctx: Context, results: dict[str, Any], _: list[int]) -> None:
+    from bench import peers
+
+    peers.run(ctx, results)
+
+
 def run_memory(ctx: Context, results: dict[str, Any], targets: list[int]) -> None:
     env = {"PAYFLOW_PROCESSING__DELAY_SECONDS": "0"}
     points: list[dict[str, Any]] = []
@@ -548,6 +556,7 @@ PHASE_RUNNERS: dict[str, Callable[[Context, dict[str, Any], list[int]], None]] =
     "e2e": run_e2e,
     "hidden": run_hidden,
     "signing": run_signing,
+    "peers": run_peers,
     "memory": run_memory,
 }
 

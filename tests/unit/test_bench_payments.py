@@ -1,14 +1,16 @@
 """The payments phases' pieces: the payment floor pays each seeded order once through its
-own signed webhook."""
+own signed webhook, and a clone of payflow's documents is the same bytes with fresh names."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
+import bson
 import httpx
 import pytest
-from bench import payment_floor
+from bench import payment_floor, scale
+from bson import Decimal128
 from litestar.testing import AsyncTestClient
 
 from payflow.config import Settings
@@ -61,3 +63,42 @@ async def test_the_floor_receiver_refuses_an_unsigned_webhook_and_moves_nothing(
         answer = await client.post(payment_floor.RECEIVE_PATH, content=body)
     assert (answer.status_code, answer.json()) == (401, {"error": "missing-signature"})
     assert (await mock_db.orders.find_one({}))["status"] == "Pending"
+
+
+def template() -> scale.Template:
+    number, order, event = "abT0000001", "ord_" + "1" * 24, "evt_" + "2" * 24
+    delivery, receipt = "dlv_" + "3" * 24, "rcpt_" + "4" * 24
+    body = f'{{"id":"{event}","data":{{"orderId":"{order}","orderNumber":"{number}"}}}}'
+    docs: dict[str, dict[str, Any]] = {
+        "orders": {
+            "_id": order,
+            "orderNumber": number,
+            "amount": Decimal128("149.99"),
+            "appliedEventKey": event,
+            "idempotency": {"key": number, "response": {"body": body.encode()}},
+        },
+        "idempotency": {"_id": f"global {number}", "key": number, "resultOrder": number},
+        "events": {"_id": event, "orderNumber": number, "body": body.encode()},
+        "deliveries": {"_id": delivery, "eventId": event, "body": body.encode()},
+        "payments": {"_id": receipt, "eventKey": event, "orderId": order},
+    }
+    names = tuple(n.encode() for n in (number, order, event, delivery, receipt))
+    return scale.Template({c: bson.encode(d) for c, d in docs.items()}, names)
+
+
+def test_a_clone_keeps_the_documents_bytes_for_bytes_but_every_name_is_fresh() -> None:
+    original = template()
+    first, second = scale.clone(original, "ab", 7), scale.clone(original, "ab", 8)
+    for collection, blob in original.blobs.items():
+        assert len(first[collection].raw) == len(blob)  # same size, still valid BSON
+        assert not any(name in first[collection].raw for name in original.names)
+    order = bson.decode(first["orders"].raw)
+    assert order["orderNumber"] == "abS0000007" == order["idempotency"]["key"]
+    assert order["_id"].startswith("ord_")
+    assert len(order["_id"]) == 28
+    event = bson.decode(first["events"].raw)
+    receipt = bson.decode(first["payments"].raw)
+    assert order["appliedEventKey"] == event["_id"] == receipt["eventKey"]
+    assert f'"orderId":"{order["_id"]}"'.encode() in event["body"]
+    assert bson.decode(first["idempotency"].raw)["_id"] == "global abS0000007"
+    assert bson.decode(second["orders"].raw)["_id"] != order["_id"]

@@ -36,7 +36,45 @@ def fake_results() -> dict[str, Any]:
             "created": 100,
             "paid": 100,
             "paid_per_s": 90.0,
+            "order_latency_p50_s": 0.4,
+            "order_latency_p99_s": 0.95,
             "timeline": [[0.0, 0], [0.5, 40], [1.1, 100]],
+        },
+        "payfloor": {
+            "orders": 400,
+            "stored": 464,
+            "paid": 400,
+            "paid_per_s": 200.0,
+            "concurrency": 32,
+            "payment_p50_ms": 150.0,
+            "payment_p99_ms": 370.0,
+            "timeline": [[0.0, 0], [2.0, 400]],
+        },
+        "payments": {
+            "orders": 400,
+            "templates": 100,
+            "small": {
+                "stored": 1000,
+                "seeded": 900,
+                "seed_seconds": 1.0,
+                "create": wrk(600, 50, 120),
+                "created": 400,
+                "paid": 400,
+                "paid_per_s": 150.0,  # 0.75 x the floor
+                "order_latency_p99_s": 2.7,
+                "due_after_last_made_s": 1.3,
+                "timeline": [[0.0, 0], [2.7, 400]],
+            },
+            "large": {
+                "stored": 20000,
+                "seeded": 16000,
+                "seed_seconds": 13.0,
+                "create": wrk(500, 60, 140),  # 0.83 x
+                "created": 400,
+                "paid": 400,
+                "paid_per_s": 140.0,  # 0.93 x
+                "due_after_last_made_s": 1.2,
+            },
         },
         "hidden": {"orders": 1000, "paid": 1000, "all_paid_s": 9.5},
         "signing": {"payflow:standard": 9.0, "standardwebhooks": 12.0, "stripe": 14.0},
@@ -61,7 +99,8 @@ def test_scripts_bench_help_describes_the_phases() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "--quick" in result.stdout
-    for phase in ("floors", "create", "replay", "e2e", "hidden", "signing", "memory"):
+    phases = ("floors", "create", "replay", "e2e", "hidden", "signing", "payfloor", "payments")
+    for phase in (*phases, "memory", "--payment-orders", "--stored"):
         assert phase in result.stdout
 
 
@@ -86,6 +125,10 @@ def test_goals_are_judged_as_ratios_of_the_same_run() -> None:
         "e2e-ratio": False,  # 90 < 0.5 x 250
         "e2e-abs": False,  # 90 < 100
         "hidden": True,  # 9.5 ≤ 5 + 1000 / 250 + 2
+        "create-p99": True,  # 300 ≤ 2 x 150
+        "payments": False,  # 150 < 0.8 x 200
+        "scale-create": False,  # 500 < 0.9 x 600
+        "scale-payments": True,  # 140 ≥ 0.9 x 150
         "signing": True,
         "memory": True,  # +4 %
     }
@@ -93,10 +136,30 @@ def test_goals_are_judged_as_ratios_of_the_same_run() -> None:
 
 def test_a_skipped_phase_is_not_measured_rather_than_failed() -> None:
     results = fake_results()
-    del results["memory"], results["replay"]
+    del results["memory"], results["replay"], results["payfloor"]
     verdicts = {goal.id: goal.met for goal in report.evaluate(results)}
     assert verdicts["memory"] is None
     assert verdicts["replay"] is None
+    assert verdicts["payments"] is None
+    assert verdicts["scale-payments"] is True  # payflow's rounds stand on their own
+
+
+def test_payments_without_their_larger_store_judge_no_growth() -> None:
+    results = fake_results()
+    del results["payments"]["large"]  # the time budget ran out before it
+    goals = {goal.id: goal for goal in report.evaluate(results)}
+    assert goals["scale-create"].met is None
+    assert goals["scale-payments"].met is None
+    assert goals["payments"].met is False  # the first round still meets the floor
+
+
+def test_the_latency_goal_and_the_summary_show_p99s() -> None:
+    results = fake_results()
+    results["create"]["p99_ms"] = 301.0
+    goals = {goal.id: goal for goal in report.evaluate(results)}
+    assert goals["create-p99"].met is False
+    assert goals["create-p99"].measured == "301.0 ms (2.01 x)"
+    assert goals["e2e-abs"].measured.endswith("; order to Paid p99 0.95 s")
 
 
 def test_the_report_writer_makes_markdown_and_a_plot(tmp_path: Path) -> None:
@@ -111,6 +174,9 @@ def test_the_report_writer_makes_markdown_and_a_plot(tmp_path: Path) -> None:
         assert png.read_bytes().startswith(b"\x89PNG")
     assert paths["json"].exists()
     assert "`docs/performance.md`" in markdown  # some goals are not met: say where the why is
+    assert "| payment floor (32 at once) | 464 | 400 | 200.0 |" in markdown
+    assert "| payflow | 20,000 | 400 of 400 | 140.0 |" in markdown
+    assert "| create at 20,000 stored vs at 1,000 |" in markdown
 
 
 def test_memory_short_of_its_larger_count_shows_the_growth_so_far_but_no_verdict() -> None:

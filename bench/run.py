@@ -11,7 +11,7 @@ Phases, in order (each can be skipped with --skip):
            bare pipeline (read, event, signed POST, receiver's update and receipt): paid/s
   payments payflow's payments alone: N orders made to fall due at one moment, paid/s from
            then to the last Paid; with create req/s, at 1,000 and at 100,000 stored orders
-           (clones of orders payflow made; 1,000 and 20,000 with --quick)
+           (clones of orders payflow made; 1,000 and 10,000 with --quick)
   memory   server RSS after 10k and 100k orders (fewer with --quick)
 Everything runs on 127.0.0.1 against one database server: the embedded one, started
 here, or a real mongod when MONGO_URI is set. Speed is only ever judged as a ratio of
@@ -122,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--stored",
         help="orders stored for the payments phase's two rounds "
-        "(default 1000,100000, --quick 1000,20000)",
+        "(default 1000,100000, --quick 1000,10000)",
     )
     parser.add_argument(
         "--budget", type=float, help="seconds the whole run may take (default 690, --quick 130)"
@@ -174,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{memory_targets[0]:,} and {memory_targets[-1]:,} orders instead of 10k and 100k, "
             f"{args.e2e_orders or 600} end-to-end orders; payments alone of "
             f"{args.payment_orders or 400} orders (2,000 in a full run), with "
-            f"{args.stored or '1000,20000'} orders stored (1000,100000 in a full run)."
+            f"{args.stored or '1000,10000'} orders stored (1000,100000 in a full run)."
         )
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (scripts/bench installs it with apt-get as root)")

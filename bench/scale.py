@@ -16,7 +16,6 @@ JSON, the response kept for replays, the Location header) change with them.
 
 from __future__ import annotations
 
-import math
 import re
 import time
 from collections.abc import Callable
@@ -137,17 +136,20 @@ def seed(
     prefix: str,
     first: int,
     count: int,
+    deadline: float,
     progress: Callable[[str], None],
-) -> float:
-    """Insert clones `first` … `first + count - 1` (templates in turn); the seconds it took."""
+) -> int:
+    """Insert clones `first` … `first + count - 1` (templates in turn), a chunk at a time
+    until the monotonic `deadline`; how many were inserted."""
     if not templates:
         raise RuntimeError("no whole template to clone: were the template orders paid?")
-    started = time.monotonic()
-    for chunk in range(math.ceil(count / CHUNK)):
-        start = first + chunk * CHUNK
+    done = 0
+    while done < count and time.monotonic() < deadline:
+        start = first + done
         stop = min(first + count, start + CHUNK)
         clones = [clone(templates[n % len(templates)], prefix, n) for n in range(start, stop)]
         for collection in COLLECTIONS:
             db[collection].insert_many([c[collection] for c in clones], ordered=False)
-        progress(f"seeding: {stop - first:,} of {count:,} orders stored")
-    return time.monotonic() - started
+        done += stop - start
+        progress(f"seeding: {done:,} of {count:,} orders stored")
+    return done

@@ -1,5 +1,6 @@
 """The payments phases' pieces: the payment floor pays each seeded order once through its
-own signed webhook, and a clone of payflow's documents is the same bytes with fresh names."""
+own signed webhook, a clone of payflow's documents is the same bytes with fresh names, and
+a round's doubtful figures reach the report's notes."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 import bson
 import httpx
 import pytest
-from bench import payment_floor, scale
+from bench import payment_floor, payments, scale
 from bson import Decimal128
 from litestar.testing import AsyncTestClient
 
@@ -102,3 +103,14 @@ def test_a_clone_keeps_the_documents_bytes_for_bytes_but_every_name_is_fresh() -
     assert f'"orderId":"{order["_id"]}"'.encode() in event["body"]
     assert bson.decode(first["idempotency"].raw)["_id"] == "global abS0000007"
     assert bson.decode(second["orders"].raw)["_id"] != order["_id"]
+
+
+def test_a_round_whose_payments_overlapped_creation_or_ran_out_of_time_says_so() -> None:
+    clean = {"stored": 1000, "created": 400, "paid": 400, "due_after_last_made_s": 1.3}
+    assert payments._doubts(clean) == []
+    late = {**clean, "paid": 350, "due_after_last_made_s": -0.2}
+    assert payments._doubts(late) == [
+        "payments at 1,000 stored: 350 of 400 Paid within the time left; paid/s counts those",
+        "payments at 1,000 stored: orders fell due before the last was made, so their "
+        "creation overlapped the payments measured",
+    ]

@@ -125,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(default 1000,100000, --quick 1000,10000)",
     )
     parser.add_argument(
-        "--budget", type=float, help="seconds the whole run may take (default 690, --quick 130)"
+        "--budget", type=float, help="seconds the whole run may take (default 690, --quick 125)"
     )
     parser.add_argument(
         "--skip", default="", help=f"comma-separated phases to skip: {','.join(PHASES)}"
@@ -145,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         raise SystemExit(f"unknown phase(s) to skip: {', '.join(sorted(unknown))}")
     duration = args.duration or (3.0 if quick else 10.0)
-    budget = Budget(args.budget or (130.0 if quick else 690.0))
+    budget = Budget(args.budget or (125.0 if quick else 690.0))
     memory_targets = [
         int(x)
         for x in (args.memory_orders or ("1000,3000" if quick else "10000,100000")).split(",")

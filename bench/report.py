@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +125,10 @@ def evaluate(results: dict[str, Any]) -> list[Goal]:
           _get(small, "create", "rps"), 0.9, "req/s")  # fmt: skip
     ratio("scale-payments", f"payments {grown}", large.get("paid_per_s"),
           small.get("paid_per_s"), 0.9, "paid/s")  # fmt: skip
+    if large.get("stored", 0) < large.get("target", 0):
+        # Seeding ran out of time: the figures stand, but not for the count asked.
+        short = f"; {large['target']:,} not stored in time"
+        goals[-2:] = [replace(g, measured=g.measured + short, met=None) for g in goals[-2:]]
     ours = _get(results, "signing", "payflow:standard")
     theirs = _get(results, "signing", "standardwebhooks")
     if ours is None or theirs is None:
@@ -313,7 +317,8 @@ def _payments_section(results: dict[str, Any]) -> list[str]:
     for r in rounds:
         create = r.get("create") or {}
         lines.append(
-            f"| payflow | {r['stored']:,} | {r.get('paid', 0):,} of {r.get('created', 0):,} "
+            f"| payflow | {r['stored']:,}{_short_of(r)} "
+            f"| {r.get('paid', 0):,} of {r.get('created', 0):,} "
             f"| {_fmt(r.get('paid_per_s'))} | {_fmt(r.get('order_latency_p50_s'), '.2f')} "
             f"| {_fmt(r.get('order_latency_p99_s'), '.2f')} | {_fmt(create.get('rps'))} "
             f"| {_fmt(create.get('p99_ms'), '.1f')} |"
@@ -337,10 +342,17 @@ def _payments_section(results: dict[str, Any]) -> list[str]:
             "moment after the last is made (then "
             + ", ".join(f"{_fmt(r.get('due_after_last_made_s'), '.2f')} s" for r in rounds)
             + " later); paid/s from that moment to the last Paid. Stored orders are clones of "
-            f"{payments.get('templates', 0)} orders payflow made and paid (seeded {seeded}); "
-            "each round on a fresh server, create measured first (its orders wait an hour)."
+            f"{payments.get('templates', 0)} orders payflow made and paid (seeded {seeded}, "
+            "its indexes built after), "
+            "one database each; both stores are filled first, then measured back to back, "
+            "each on a fresh server, create first (its orders wait an hour)."
         )
     return lines
+
+
+def _short_of(store: dict[str, Any]) -> str:
+    target = store.get("target", 0)
+    return f" (of {target:,} wanted)" if store.get("stored", 0) < target else ""
 
 
 _WRK_ROWS: list[tuple[str, tuple[str, ...]]] = [

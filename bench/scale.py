@@ -7,6 +7,12 @@ response kept for its key, the idempotency record, the event, the delivery with 
 attempt log, the receipt) is read back (`read_templates`), and `seed` inserts clones of
 them with `insert_many` until the database holds the wanted number of orders.
 
+A store that payflow never opened has no indexes yet: `seed` inserts into bare collections
+and `build_indexes` then builds payflow's own (`MongoStore.ensure_indexes`, what its start-up
+would do), about twice as fast on the embedded server as inserting into indexed ones
+(100,000 orders, under load: 44-67 s, then 54 s for the indexes). Either way the store ends
+the same: the documents and every index payflow keeps.
+
 A clone is a template's BSON with every name unique to it (order id, orderNumber, which
 is also its idempotency key, event, delivery and receipt ids) replaced by a fresh one of
 the same length, so the bytes stay valid BSON, go to the server as they are
@@ -16,6 +22,7 @@ JSON, the response kept for replays, the Location header) change with them.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Callable
@@ -28,6 +35,8 @@ from bson.raw_bson import RawBSONDocument
 from pymongo.database import Database
 
 from payflow.ids import token
+from payflow.store.mongo import MongoStore
+from payflow.store.mongo.client import open_client
 
 # Where payflow keeps what one paid order leads to (a receipt lives in `payments`).
 COLLECTIONS = ("orders", "idempotency", "events", "deliveries", "payments")
@@ -153,3 +162,16 @@ def seed(
         done += stop - start
         progress(f"seeding: {done:,} of {count:,} orders stored")
     return done
+
+
+def build_indexes(uri: str, database: str) -> None:
+    """payflow's indexes on `database`, as its start-up builds them (blocking)."""
+
+    async def build() -> None:
+        client = open_client(uri)
+        try:
+            await MongoStore(client[database]).ensure_indexes()
+        finally:
+            client.close()
+
+    asyncio.run(build())

@@ -66,6 +66,7 @@ def fake_results() -> dict[str, Any]:
                 "timeline": [[0.0, 0], [2.7, 400]],
             },
             "large": {
+                "target": 20000,
                 "stored": 20000,
                 "seeded": 16000,
                 "seed_seconds": 13.0,
@@ -151,6 +152,16 @@ def test_payments_without_their_larger_store_judge_no_growth() -> None:
     assert goals["scale-create"].met is None
     assert goals["scale-payments"].met is None
     assert goals["payments"].met is False  # the first round still meets the floor
+
+
+def test_a_large_store_short_of_its_count_is_shown_but_not_judged() -> None:
+    results = fake_results()
+    results["payments"]["large"].update(target=100000, stored=68604)
+    goals = {goal.id: goal for goal in report.evaluate(results)}
+    growth = goals["scale-payments"]
+    assert (growth.goal, growth.met) == ("payments at 68,604 stored vs at 1,000", None)
+    assert growth.measured == "140.0 paid/s (0.93 x); 100,000 not stored in time"
+    assert goals["scale-create"].met is None
 
 
 def test_the_latency_goal_and_the_summary_show_p99s() -> None:

@@ -158,6 +158,10 @@ def run_payments(ctx: Context, results: dict[str, Any]) -> None:
                     f"{seeded:,} in {rounds[size]['seed_seconds']:.0f} s) when the run's time "
                     "budget ran short: measured there, not judged"
                 )
+        ctx.progress("payments: flushing the seeded stores to disk")
+        refused = scale.flush(client)
+        if refused is not None:
+            notes.append(f"payments: the server did not flush the seeded stores: {refused}")
         for size, round_ in rounds.items():
             if ctx.budget.left() < _round_seconds(ctx):
                 notes.append(f"payments: the {size} store not measured: no time left")

@@ -32,7 +32,9 @@ from typing import Any
 import bson
 import httpx
 from bson.raw_bson import RawBSONDocument
+from pymongo import MongoClient
 from pymongo.database import Database
+from pymongo.errors import OperationFailure
 
 from payflow.ids import token
 from payflow.store.mongo import MongoStore
@@ -175,3 +177,14 @@ def build_indexes(uri: str, database: str) -> None:
             client.close()
 
     asyncio.run(build())
+
+
+def flush(client: MongoClient[dict[str, Any]]) -> str | None:
+    """Have the server write everything seeded to disk now (`fsync`, a checkpoint), so that
+    work does not stall the rounds measured next (seen: creates with p90 1.2 s right after
+    100,000 orders were seeded and indexed, p90 68 ms a minute later); why not, if refused."""
+    try:
+        client.admin.command("fsync")
+    except OperationFailure as exc:  # e.g. a hosted server that allows no fsync
+        return str(exc)[:200]
+    return None

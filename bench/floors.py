@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import msgspec
@@ -85,17 +85,24 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(route_handlers=[insert, find, echo, ready], lifespan=[lifespan], debug=False)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None,
+    target: str = "bench.floors:create_app",
+    build: Callable[[Settings], Litestar] = create_app,
+    description: str | None = __doc__,
+) -> int:
+    """Serve `build` (import path `target`) as payflow is served; the payment floor too."""
     from payflow.serving import serve
 
-    parser = argparse.ArgumentParser(prog="python -m bench.floors", description=__doc__)
+    prog = f"python -m {target.partition(':')[0]}"
+    parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8100)
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args(argv)
     settings = load_settings()
     settings.server.host, settings.server.port = args.host, args.port
-    serve("bench.floors:create_app", settings, create_app, workers=args.workers)
+    serve(target, settings, build, workers=args.workers)
     return 0
 
 

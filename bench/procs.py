@@ -30,7 +30,11 @@ READY_DEADLINE_SECONDS = 60.0
 STOP_DEADLINE_SECONDS = 20.0
 Progress = Callable[[str], None]
 
-TARGETS = {"payflow": "payflow.app:create_app", "floor": "bench.floors:create_app"}
+TARGETS = {
+    "payflow": "payflow.app:create_app",
+    "floor": "bench.floors:create_app",
+    "payfloor": "bench.payment_floor:create_app",
+}
 
 
 @dataclass
@@ -58,7 +62,7 @@ class Server:
 
 
 def command(kind: str, runner: str, workers: int, port: int) -> list[str]:
-    """How `kind` (payflow or floor) is started under `runner` (uvicorn or granian)."""
+    """How `kind` (payflow, floor or payfloor) is started under `runner` (uvicorn or granian)."""
     if runner == "granian":
         return [
             sys.executable, "-m", "granian", "--interface", "asgi", "--factory",
@@ -71,7 +75,7 @@ def command(kind: str, runner: str, workers: int, port: int) -> list[str]:
             "--host", HOST, "--port", str(port), "--workers", str(workers),
         ]  # fmt: skip
     return [
-        sys.executable, "-m", "bench.floors",
+        sys.executable, "-m", TARGETS[kind].partition(":")[0],
         "--host", HOST, "--port", str(port), "--workers", str(workers),
     ]  # fmt: skip
 

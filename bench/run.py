@@ -7,6 +7,11 @@ Phases, in order (each can be skipped with --skip):
   e2e      N orders as fast as wrk sends them, delay 0: paid/s through real signed webhooks
   hidden   1,000 orders with the sandbox's 5 s delay: time until all are Paid
   signing  µs per verify: payflow per scheme, standardwebhooks, stripe (in-process)
+  payfloor the payment floor (bench/payment_floor.py): N seeded Pending orders paid by a
+           bare pipeline (read, event, signed POST, receiver's update and receipt): paid/s
+  payments payflow's payments alone: N orders made to fall due at one moment, paid/s from
+           then to the last Paid; with create req/s, at 1,000 and at 100,000 stored orders
+           (clones of orders payflow made; 1,000 and 10,000 with --quick)
   peers    localstripe, installed in its own environment on the first run: create and
            confirm req/s, paid and notified/s (bench/peers.py; stripe-mock: not measured)
   memory   server RSS after 10k and 100k orders (fewer with --quick)
@@ -39,7 +44,10 @@ from pymongo.database import Database
 from bench import procs, report
 from bench.procs import Progress, Server
 
-PHASES = ("floors", "create", "replay", "signing", "e2e", "hidden", "peers", "memory")
+PHASES = (
+    "floors", "create", "replay", "signing", "e2e", "hidden", "payfloor", "payments", "peers",
+    "memory",
+)  # fmt: skip
 RESULTS_DIR = procs.ROOT / "bench" / "results"
 LONG_DELAY = "3600"  # create/replay: the worker never gets to these orders during the run
 
@@ -86,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--quick", action="store_true", help="≤ 2 minutes: shorter phases, fewer orders"
+        "--quick", action="store_true", help="< 3 minutes: shorter phases, fewer orders"
     )
     parser.add_argument(
         "--runner",
@@ -108,9 +116,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--e2e-orders", type=int, help="orders in the end-to-end phase (default 4000, --quick 600)"
     )
-    parser.add_argument("--memory-orders", help="two counts, e.g. 10000,100000 (--quick 1000,5000)")
+    parser.add_argument("--memory-orders", help="two counts, e.g. 10000,100000 (--quick 1000,3000)")
     parser.add_argument(
-        "--budget", type=float, help="seconds the whole run may take (default 570, --quick 115)"
+        "--payment-orders",
+        type=int,
+        help="orders paid by the payment floor and by payflow alone (default 2000, --quick 400)",
+    )
+    parser.add_argument(
+        "--stored",
+        help="orders stored for the payments phase's two rounds "
+        "(default 1000,100000, --quick 1000,10000)",
+    )
+    parser.add_argument(
+        "--budget", type=float, help="seconds the whole run may take (default 760, --quick 125)"
     )
     parser.add_argument(
         "--skip", default="", help=f"comma-separated phases to skip: {','.join(PHASES)}"
@@ -130,10 +148,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         raise SystemExit(f"unknown phase(s) to skip: {', '.join(sorted(unknown))}")
     duration = args.duration or (3.0 if quick else 10.0)
-    budget = Budget(args.budget or (115.0 if quick else 570.0))
+    budget = Budget(args.budget or (125.0 if quick else 760.0))
     memory_targets = [
         int(x)
-        for x in (args.memory_orders or ("1000,5000" if quick else "10000,100000")).split(",")
+        for x in (args.memory_orders or ("1000,3000" if quick else "10000,100000")).split(",")
     ]
     console = Console()
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H-%M-%SZ")
@@ -157,7 +175,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         notes.append(
             f"--quick: {duration:.0f} s per wrk phase, memory at "
             f"{memory_targets[0]:,} and {memory_targets[-1]:,} orders instead of 10k and 100k, "
-            f"{args.e2e_orders or 600} end-to-end orders."
+            f"{args.e2e_orders or 600} end-to-end orders; payments alone of "
+            f"{args.payment_orders or 400} orders (2,000 in a full run), with "
+            f"{args.stored or '1000,10000'} orders stored (1000,100000 in a full run)."
         )
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (scripts/bench installs it with apt-get as root)")
@@ -396,22 +416,23 @@ def _orders_then_paid(
     return _timing(started, created, paid, create_seconds, times)
 
 
-def settled(db: Database[dict[str, Any]]) -> bool:
+def settled(db: Database[dict[str, Any]], due_by: dt.datetime | None = None) -> bool:
     """No order job and no webhook delivery is waiting or under way: every order that will
     be paid without a retry is Paid. Up to four indexed look-ups, never a count (a scan of
     every order). The embedded server reads every match of a look-up even for one answer,
     so the states with few documents (work under way) are asked first: while the worker is
-    busy, the first look-up answers for a few dozen documents, not thousands."""
+    busy, the first look-up answers for a few dozen documents, not thousands. `due_by`:
+    only jobs due by then count (orders made to wait an hour, as in a create run, do not)."""
+    queued: dict[str, Any] = {"processing.state": "queued"}
+    if due_by is not None:
+        queued["processing.dueAt"] = {"$lte": due_by}
     open_work = (
-        (db.orders, "processing.state", "processing"),
-        (db.deliveries, "state", "processing"),
-        (db.deliveries, "state", "pending"),
-        (db.orders, "processing.state", "queued"),
+        (db.orders, {"processing.state": "processing"}),
+        (db.deliveries, {"state": "processing"}),
+        (db.deliveries, {"state": "pending"}),
+        (db.orders, queued),
     )
-    return all(
-        collection.find_one({field: state}, {"_id": 1}) is None
-        for collection, field, state in open_work
-    )
+    return all(collection.find_one(query, {"_id": 1}) is None for collection, query in open_work)
 
 
 def _timing(
@@ -549,6 +570,18 @@ def run_memory(ctx: Context, results: dict[str, Any], targets: list[int]) -> Non
                 break
 
 
+def run_payfloor(ctx: Context, results: dict[str, Any], _: list[int]) -> None:
+    from bench import payments  # which uses this module's helpers
+
+    payments.run_floor(ctx, results)
+
+
+def run_payments(ctx: Context, results: dict[str, Any], _: list[int]) -> None:
+    from bench import payments
+
+    payments.run_payments(ctx, results)
+
+
 PHASE_RUNNERS: dict[str, Callable[[Context, dict[str, Any], list[int]], None]] = {
     "floors": run_floors,
     "create": run_create,
@@ -556,10 +589,16 @@ PHASE_RUNNERS: dict[str, Callable[[Context, dict[str, Any], list[int]], None]] =
     "e2e": run_e2e,
     "hidden": run_hidden,
     "signing": run_signing,
+    "payfloor": run_payfloor,
+    "payments": run_payments,
     "peers": run_peers,
     "memory": run_memory,
 }
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # As `bench.run`, not `__main__`: phase modules import this module's helpers, and
+    # should find them in the module that runs, not in a second copy.
+    from bench import run
+
+    raise SystemExit(run.main())

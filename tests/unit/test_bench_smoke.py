@@ -42,7 +42,46 @@ def fake_results() -> dict[str, Any]:
             "created": 100,
             "paid": 100,
             "paid_per_s": 90.0,
+            "order_latency_p50_s": 0.4,
+            "order_latency_p99_s": 0.95,
             "timeline": [[0.0, 0], [0.5, 40], [1.1, 100]],
+        },
+        "payfloor": {
+            "orders": 400,
+            "stored": 464,
+            "paid": 400,
+            "paid_per_s": 200.0,
+            "concurrency": 32,
+            "payment_p50_ms": 150.0,
+            "payment_p99_ms": 370.0,
+            "timeline": [[0.0, 0], [2.0, 400]],
+        },
+        "payments": {
+            "orders": 400,
+            "templates": 100,
+            "small": {
+                "stored": 1000,
+                "seeded": 900,
+                "seed_seconds": 1.0,
+                "create": wrk(600, 50, 120),
+                "created": 400,
+                "paid": 400,
+                "paid_per_s": 150.0,  # 0.75 x the floor
+                "order_latency_p99_s": 2.7,
+                "due_after_last_made_s": 1.3,
+                "timeline": [[0.0, 0], [2.7, 400]],
+            },
+            "large": {
+                "target": 20000,
+                "stored": 20000,
+                "seeded": 16000,
+                "seed_seconds": 13.0,
+                "create": wrk(500, 60, 140),  # 0.83 x
+                "created": 400,
+                "paid": 400,
+                "paid_per_s": 140.0,  # 0.93 x
+                "due_after_last_made_s": 1.2,
+            },
         },
         "hidden": {"orders": 1000, "paid": 1000, "all_paid_s": 9.5},
         "signing": {
@@ -91,7 +130,8 @@ def test_scripts_bench_help_describes_the_phases() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "--quick" in result.stdout
-    for phase in ("floors", "create", "replay", "e2e", "hidden", "signing", "peers", "memory"):
+    phases = ("floors", "create", "replay", "e2e", "hidden", "signing", "payfloor", "payments")
+    for phase in (*phases, "peers", "memory", "--payment-orders", "--stored"):
         assert phase in result.stdout
 
 
@@ -121,13 +161,18 @@ def test_goals_are_judged_as_ratios_of_the_same_run() -> None:
         "signing-standard": True,  # 9.0 ≤ 12.0
         "peer-create": True,  # 250 ≥ 5 x localstripe's 40
         "peer-e2e": False,  # 90 < 2 x localstripe's 50
+        "create-p99": True,  # 300 ≤ 2 x 150
+        "payments": False,  # 150 < 0.8 x 200
+        "scale-create": False,  # 500 < 0.9 x 600
+        "scale-payments": True,  # 140 ≥ 0.9 x 150
         "memory": True,  # +4 %
     }
 
 
 def test_a_skipped_phase_is_not_measured_rather_than_failed() -> None:
     results = fake_results()
-    del results["memory"], results["replay"], results["peers"], results["signing"]["stripe"]
+    del results["memory"], results["replay"], results["peers"], results["payfloor"]
+    del results["signing"]["stripe"]
     verdicts = {goal.id: goal.met for goal in report.evaluate(results)}
     assert verdicts["memory"] is None
     assert verdicts["replay"] is None
@@ -135,6 +180,8 @@ def test_a_skipped_phase_is_not_measured_rather_than_failed() -> None:
     assert verdicts["peer-e2e"] is None
     assert verdicts["signing-stripe"] is None
     assert verdicts["signing-standard"] is True
+    assert verdicts["payments"] is None
+    assert verdicts["scale-payments"] is True  # payflow's rounds stand on their own
 
 
 def test_each_scheme_is_held_to_its_fastest_reference() -> None:
@@ -143,6 +190,34 @@ def test_each_scheme_is_held_to_its_fastest_reference() -> None:
     assert goals["signing-stripe"].measured == "3.20 µs"
     assert goals["signing-standard"].target == "≤ 12.00 µs (standardwebhooks)"
     assert goals["peer-create"].target == "≥ 200.0 req/s (5 x 40.0)"
+
+
+def test_payments_without_their_larger_store_judge_no_growth() -> None:
+    results = fake_results()
+    del results["payments"]["large"]  # the time budget ran out before it
+    goals = {goal.id: goal for goal in report.evaluate(results)}
+    assert goals["scale-create"].met is None
+    assert goals["scale-payments"].met is None
+    assert goals["payments"].met is False  # the first round still meets the floor
+
+
+def test_a_large_store_short_of_its_count_is_shown_but_not_judged() -> None:
+    results = fake_results()
+    results["payments"]["large"].update(target=100000, stored=68604)
+    goals = {goal.id: goal for goal in report.evaluate(results)}
+    growth = goals["scale-payments"]
+    assert (growth.goal, growth.met) == ("payments at 68,604 stored vs at 1,000", None)
+    assert growth.measured == "140.0 paid/s (0.93 x); 100,000 not stored in time"
+    assert goals["scale-create"].met is None
+
+
+def test_the_latency_goal_and_the_summary_show_p99s() -> None:
+    results = fake_results()
+    results["create"]["p99_ms"] = 301.0
+    goals = {goal.id: goal for goal in report.evaluate(results)}
+    assert goals["create-p99"].met is False
+    assert goals["create-p99"].measured == "301.0 ms (2.01 x)"
+    assert goals["e2e-abs"].measured.endswith("; order to Paid p99 0.95 s")
 
 
 def test_the_report_writer_makes_markdown_and_a_plot(tmp_path: Path) -> None:
@@ -165,6 +240,9 @@ def test_the_report_writer_makes_markdown_and_a_plot(tmp_path: Path) -> None:
         markdown
     )
     assert "No library verifies payflow's own `X-Signature`" in markdown
+    assert "| payment floor (32 at once) | 464 | 400 | 200.0 |" in markdown
+    assert "| payflow | 20,000 | 400 of 400 | 140.0 |" in markdown
+    assert "| create at 20,000 stored vs at 1,000 |" in markdown
 
 
 def test_a_peer_that_could_not_be_installed_reads_not_measured(tmp_path: Path) -> None:

@@ -43,6 +43,14 @@ def _get(results: dict[str, Any], *path: str) -> Any:
     return value
 
 
+def create_factor(results: dict[str, Any]) -> float:
+    """A create's goal against the one-insert floor: 0.8 x on the embedded server, where
+    the database is the limit and a create is one durable write like the floor's; 0.7 x on
+    mongod, where payflow's own per-request work (middleware, logging, the response) is."""
+    database = str(_get(results, "meta", "database") or "")
+    return 0.7 if database.startswith("mongod") else 0.8
+
+
 def evaluate(results: dict[str, Any]) -> list[Goal]:
     """Each goal of the benchmark, judged on this run's figures."""
     goals: list[Goal] = []
@@ -69,9 +77,10 @@ def evaluate(results: dict[str, Any]) -> list[Goal]:
             )
         )
 
-    ratio("create", "create vs one-insert floor", create, insert, 0.5, "req/s")
+    ratio("create", "create vs one-insert floor", create, insert, create_factor(results), "req/s")
     ratio("replay", "replay vs one-find floor", replay, find, 0.8, "req/s")
-    ratio("e2e-ratio", "end-to-end paid/s vs create req/s", paid, create, 0.5, "paid/s")
+    # No "end-to-end paid/s vs create req/s" goal: paying an order is several times the work
+    # of creating one; payments are held to their own floor instead (the payments goal).
     if paid is None:
         goals.append(Goal("e2e-abs", "end-to-end paid/s", "≥ 100 paid/s", "—", None))
     else:

@@ -3,8 +3,8 @@
 Making 100,000 orders through payflow takes longer than a whole bench run, so the
 `payments` phase seeds them: a few hundred orders are made and paid through the API
 (`make_order`), every document payflow wrote for each (the order with its job and the
-response kept for its key, the idempotency record, the event, the delivery with its
-attempt log, the receipt) is read back (`read_templates`), and `seed` inserts clones of
+response kept for its key, which is also the key's record, the event, the delivery with
+its attempt log, the receipt) is read back (`read_templates`), and `seed` inserts clones of
 them with `insert_many` until the database holds the wanted number of orders.
 
 A store that payflow never opened has no indexes yet: `seed` inserts into bare collections
@@ -15,7 +15,8 @@ the same: the documents and every index payflow keeps.
 
 A clone is a template's BSON with every name unique to it (order id, orderNumber, which
 is also its idempotency key, event, delivery and receipt ids) replaced by a fresh one of
-the same length, so the bytes stay valid BSON, go to the server as they are
+the same length (a clone's order id is random, not derived from its key: no replay of a
+clone asks for it), so the bytes stay valid BSON, go to the server as they are
 (`RawBSONDocument`) and keep the template's size; names inside the bodies (the event's
 JSON, the response kept for replays, the Location header) change with them.
 """
@@ -41,7 +42,8 @@ from payflow.store.mongo import MongoStore
 from payflow.store.mongo.client import open_client
 
 # Where payflow keeps what one paid order leads to (a receipt lives in `payments`).
-COLLECTIONS = ("orders", "idempotency", "events", "deliveries", "payments")
+# A create's key has no record of its own: its order keeps the key's use.
+COLLECTIONS = ("orders", "events", "deliveries", "payments")
 CHUNK = 1000  # documents per insert_many
 NUMBER_DIGITS = 7  # template and clone orderNumbers: <prefix>T0000001, <prefix>S0000001
 _ID = re.compile(r"^([a-z]+_)([0-9a-f]+)$")
@@ -85,7 +87,6 @@ def read_templates(db: Database[dict[str, Any]], numbers: list[str]) -> list[Tem
     receipts = _by(
         db.payments.find({"eventKey": {"$in": event_ids}, "outcome": "applied"}), "eventKey"
     )
-    records = _by(db.idempotency.find({"_id": {"$in": [_key_id(o) for o in orders]}}), "_id")
     templates = []
     for order in orders:
         event = events.get(order["orderNumber"])
@@ -93,7 +94,6 @@ def read_templates(db: Database[dict[str, Any]], numbers: list[str]) -> list[Tem
             continue
         found = {
             "orders": order,
-            "idempotency": records.get(_key_id(order)),
             "events": event,
             "deliveries": deliveries.get(event["_id"]),
             "payments": receipts.get(event["_id"]),
@@ -109,11 +109,6 @@ def read_templates(db: Database[dict[str, Any]], numbers: list[str]) -> list[Tem
             )
         )
     return templates
-
-
-def _key_id(order: dict[str, Any]) -> str:
-    """The `_id` of the idempotency record of the key that created `order`."""
-    return f"{order['idempotency']['scope']} {order['idempotency']['key']}"
 
 
 def _by(found: Any, field: str) -> dict[str, dict[str, Any]]:

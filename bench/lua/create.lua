@@ -13,26 +13,13 @@
 -- together, so their payments are measured alone (bench/payments.py).
 package.path = debug.getinfo(1, "S").source:match("@(.*/)") .. "?.lua;" .. package.path
 require("summary")
+local limited = require("limited")
 
-local next_thread = 1
-function setup(thread)
-  thread:set("thread_no", next_thread)
-  next_thread = next_thread + 1
-end
-
-local prefix, limit, sent, answered, idle = "b", 0, 0, 0, 0
+local prefix, limit, sent = "b", 0, 0
 local headers = { ["Content-Type"] = "application/json" }
 local tally = nil
 local due_ms = nil
 local now_ms = nil
-
-local function note(what)
-  local file = io.open(tally, "a")
-  if file then
-    file:write(thread_no .. " " .. what .. "\n")
-    file:close()
-  end
-end
 
 function init(args)
   prefix = args[1] or "b"
@@ -51,24 +38,8 @@ function init(args)
       return tonumber(tv.sec) * 1000 + math.floor(tonumber(tv.usec) / 1000)
     end
   end
-  if limit > 0 and thread_no == 1 then
-    limit = limit + 1 -- wrk calls the first thread's request() once before the run
-  end
-  if limit > 0 then
-    -- Only defined when needed: a response callback makes wrk parse every response.
-    response = function(status, _, _)
-      if status == 200 then -- /health/live; a create answers 201 or an error
-        idle = idle + 1
-      else
-        answered = answered + 1
-        if tally and answered % 100 == 0 then note(answered) end
-      end
-      if answered >= limit or idle >= 64 then
-        if tally then note("done") end
-        wrk.thread:stop()
-      end
-    end
-  end
+  -- /health/live answers 200; a create answers 201 or an error.
+  limit = limited.stop_after(limit, tally, function(status) return status == 200 end)
 end
 
 function request()

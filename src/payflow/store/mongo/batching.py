@@ -79,6 +79,14 @@ class Batcher(Generic[In, Out]):
                     future.set_result(result)
 
 
+async def find_each(
+    collection: Any, ids: list[str], projection: dict[str, Any] | None = None
+) -> list[dict[str, Any] | None]:
+    """Per id, its document (or None): one `find` by `_id` for a whole batch of reads."""
+    found = {doc["_id"]: doc async for doc in collection.find({"_id": {"$in": ids}}, projection)}
+    return [found.get(doc_id) for doc_id in ids]
+
+
 def unconfirmed(exc: BulkWriteError) -> None:
     """A batch whose write concern was not met (a replica set's majority out of reach, a
     failover while it waited) raises what a single write would: `WriteConcernError`, an

@@ -23,7 +23,7 @@ from bson import Binary
 
 from payflow.domain.idempotency_keys import KeyState
 from payflow.store.base import IdempotencyRecord, KeyUses, StoredResponse
-from payflow.store.mongo.batching import Batcher, insert_each, update_each
+from payflow.store.mongo.batching import Batcher, find_each, insert_each, update_each
 from payflow.store.mongo.journal import staged, update_durably, write_durably
 from payflow.store.mongo.outages import translating_outages
 from payflow.timefmt import as_utc
@@ -54,7 +54,9 @@ class MongoIdempotencyStore:
         self.results = results
         self.uses = uses
         # Concurrent requests' look-ups and claims go together (store/mongo/batching.py).
-        self._reads: Batcher[str, dict[str, Any] | None] = Batcher(self._find_each)
+        self._reads: Batcher[str, dict[str, Any] | None] = Batcher(
+            lambda ids: find_each(self.collection, ids)
+        )
         self._inserts: Batcher[dict[str, Any], bool] = Batcher(
             lambda docs: insert_each(self.staged, docs)
         )
@@ -108,10 +110,6 @@ class MongoIdempotencyStore:
         if response is None:
             return record  # still running, or its holder died before inserting the order
         return replace(record, state=KeyState.COMPLETED, response=response)
-
-    async def _find_each(self, ids: list[str]) -> list[dict[str, Any] | None]:
-        found = {doc["_id"]: doc async for doc in self.collection.find({"_id": {"$in": ids}})}
-        return [found.get(record) for record in ids]
 
     async def replace_if_token(self, expected_token: str, record: IdempotencyRecord) -> bool:
         result = await self.collection.update_one(

@@ -40,7 +40,7 @@ from payflow.store.base import (
     StoredResponse,
 )
 from payflow.store.mongo import jobs
-from payflow.store.mongo.batching import Batcher, insert_each, update_each
+from payflow.store.mongo.batching import Batcher, find_each, insert_each, update_each
 from payflow.store.mongo.common import after_cursor, encode_cursor
 from payflow.store.mongo.idempotency import response_doc, stored_response
 from payflow.store.mongo.journal import staged
@@ -73,7 +73,9 @@ class MongoOrderStore:
             lambda items: update_each(self.staged, items)
         )
         self._keyed: Batcher[tuple[str, str], dict[str, Any] | None] = Batcher(self._keys_of)
-        self._by_id: Batcher[str, dict[str, Any] | None] = Batcher(self._find_by_ids)
+        self._by_id: Batcher[str, dict[str, Any] | None] = Batcher(
+            lambda ids: find_each(self.collection, ids, {"idempotency": 1})
+        )
 
     async def insert(
         self,
@@ -113,11 +115,6 @@ class MongoOrderStore:
                 assert response is not None
                 return KeyUses(generation, KeptUse(ref.fingerprint, response, expires_at))
             generation += 1  # that use's retention is over: the key may make a new order
-
-    async def _find_by_ids(self, ids: list[str]) -> list[dict[str, Any] | None]:
-        found = self.collection.find({"_id": {"$in": ids}}, {"idempotency": 1})
-        docs = {doc["_id"]: doc async for doc in found}
-        return [docs.get(order_id) for order_id in ids]
 
     async def get(self, order_number: str, scope: str | None = None) -> Order | None:
         doc = await self.collection.find_one(_number(order_number, scope), _ORDER_PROJECTION)
